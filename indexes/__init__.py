@@ -1,0 +1,50 @@
+"""The index layer shared by ingestion (writer) and the service (reader).
+
+An index is a directory of immutable versions; ``CURRENT`` names the one that
+is served.  Each version holds FAISS vectors, a BM25 index, a SQLite chunk
+store and ``manifest.json``.  Exceptions raised here all derive from
+:class:`IndexError_`::
+
+    IndexError_
+    ├── IndexNotFound        no published version at that path
+    ├── EmbedderMismatch     the manifest's embedder differs from the configured one
+    ├── IndexLocked          another ingestion holds the write lock
+    └── CollectionNameInvalid
+"""
+
+from indexes.collections import Collection, CollectionInfo, DataRoot
+from indexes.embedder import Embedder, SentenceTransformerEmbedder
+from indexes.errors import (
+    CollectionNameInvalid,
+    EmbedderMismatch,
+    IndexError_,
+    IndexLocked,
+    IndexNotFound,
+)
+from indexes.manifest import ChunkerParams, EmbedderInfo, Manifest
+from indexes.reader import IndexReader
+from indexes.records import Chunk, DocumentRecord, Hit
+from indexes.search import FusionWeights
+from indexes.writer import IndexWriter
+
+__all__ = [
+    "Chunk",
+    "ChunkerParams",
+    "Collection",
+    "CollectionInfo",
+    "CollectionNameInvalid",
+    "DataRoot",
+    "DocumentRecord",
+    "Embedder",
+    "EmbedderInfo",
+    "EmbedderMismatch",
+    "FusionWeights",
+    "Hit",
+    "IndexError_",
+    "IndexLocked",
+    "IndexNotFound",
+    "IndexReader",
+    "IndexWriter",
+    "Manifest",
+    "SentenceTransformerEmbedder",
+]

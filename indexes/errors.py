@@ -1,0 +1,21 @@
+"""Errors of the index layer; the boundaries (HTTP, CLI) translate them."""
+
+
+class IndexError_(Exception):  # noqa: N801 - avoid shadowing the builtin IndexError
+    """Base class for every error raised by :mod:`indexes`."""
+
+
+class IndexNotFound(IndexError_):
+    """The directory holds no published index version."""
+
+
+class EmbedderMismatch(IndexError_):
+    """The index was built with another embedding model than the configured one."""
+
+
+class IndexLocked(IndexError_):
+    """Another process is writing to this index."""
+
+
+class CollectionNameInvalid(IndexError_):
+    """A collection name that cannot be used as a directory name."""

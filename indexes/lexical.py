@@ -1,0 +1,70 @@
+"""The BM25 index (bm25s), with English stemming and stop words."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+import numpy.typing as npt
+
+BM25_DIR = "bm25"
+
+
+@cache
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def _tokenize(texts: Sequence[str], *, as_strings: bool = False) -> Any:
+    return bm25s.tokenize(
+        list(texts),
+        stopwords="en",
+        stemmer=_stemmer(),
+        return_ids=not as_strings,
+        show_progress=False,
+    )
+
+
+class LexicalIndex:
+    """BM25 over the chunks' ``embed_text``, rows aligned with the FAISS rows."""
+
+    def __init__(self, retriever: Any, size: int) -> None:
+        self._retriever = retriever
+        self._vocab: dict[str, int] = getattr(retriever, "vocab_dict", None) or {}
+        self.size = size
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> LexicalIndex:
+        retriever = bm25s.BM25()
+        if texts:
+            retriever.index(_tokenize(texts), show_progress=False)
+        return cls(retriever, len(texts))
+
+    def save(self, directory: Path) -> None:
+        target = directory / BM25_DIR
+        target.mkdir()
+        (target / "size").write_text(str(self.size), encoding="ascii")
+        if self.size:
+            self._retriever.save(str(target))
+
+    @classmethod
+    def load(cls, directory: Path) -> LexicalIndex:
+        source = directory / BM25_DIR
+        size = int((source / "size").read_text(encoding="ascii"))
+        if size == 0:
+            return cls(bm25s.BM25(), 0)
+        return cls(bm25s.BM25.load(str(source), mmap=True), size)
+
+    def scores(self, query: str) -> npt.NDArray[np.float32]:
+        """The BM25 score of every chunk for ``query`` (zeros when no term is known)."""
+        # Terms the corpus never saw cannot score; a query of only those scores nothing.
+        tokens = [t for t in _tokenize([query], as_strings=True)[0] if t in self._vocab]
+        if not tokens or self.size == 0:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)

@@ -1,0 +1,94 @@
+"""``manifest.json``: what an index version was built with, and from what."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from indexes.errors import EmbedderMismatch, IndexNotFound
+
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+_RECORDED_LIBRARIES = ("syllabus", "faiss-cpu", "bm25s", "sentence-transformers", "numpy")
+
+
+class EmbedderInfo(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    dimension: int = Field(gt=0)
+    max_tokens: int = Field(gt=0)
+
+
+class ChunkerParams(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    chunk_tokens: int = Field(gt=0)
+    overlap_tokens: int = Field(ge=0)
+
+
+class Counts(BaseModel):
+    documents: int = Field(ge=0)
+    chunks: int = Field(ge=0)
+
+
+class Manifest(BaseModel):
+    """Everything needed to decide whether an index can serve a configuration."""
+
+    format_version: int = FORMAT_VERSION
+    version: int = Field(ge=1)
+    created_at: str
+    embedder: EmbedderInfo
+    chunker: ChunkerParams
+    vector_index: str = Field(description="'flat' (exact) or 'hnsw'")
+    counts: Counts
+    documents: dict[str, str] = Field(description="document source -> sha256 of its content")
+    libraries: dict[str, str]
+
+    def check_embedder(self, model: str, where: Path) -> None:
+        """Fail loudly when the index was built with another embedding model."""
+        if _canonical(self.embedder.model) != _canonical(model):
+            raise EmbedderMismatch(
+                f"the index at {where} was built with the embedding model "
+                f"{self.embedder.model!r} but {model!r} is configured; re-ingest the "
+                "collection or set SYLLABUS_EMBEDDING_MODEL to the index's model"
+            )
+
+
+def _canonical(model: str) -> str:
+    return model.removeprefix("sentence-transformers/").rstrip("/")
+
+
+def library_versions() -> dict[str, str]:
+    versions = {}
+    for name in _RECORDED_LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def write_manifest(manifest: Manifest, directory: Path) -> None:
+    path = directory / MANIFEST_NAME
+    path.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def read_manifest(directory: Path) -> Manifest:
+    path = directory / MANIFEST_NAME
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise IndexNotFound(f"no manifest at {path}") from exc
+    return Manifest.model_validate(raw)

@@ -1,0 +1,129 @@
+"""Reading a published index: hybrid search, and switching to newer versions."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from indexes import vectors
+from indexes.embedder import Embedder
+from indexes.lexical import LexicalIndex
+from indexes.manifest import Manifest, read_manifest
+from indexes.records import DocumentRecord, Hit
+from indexes.search import FusionWeights, fuse, top_rows
+from indexes.store import STORE_NAME, ChunkStore
+from indexes.versions import VersionedDir
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    """One loaded version; requests hold on to it, so a switch never tears one."""
+
+    number: int
+    manifest: Manifest
+    vectors: Any
+    lexical: LexicalIndex
+    store: ChunkStore
+
+
+def _load(directory: VersionedDir, embedder_name: str) -> _Snapshot:
+    path = directory.current_dir()
+    manifest = read_manifest(path)
+    manifest.check_embedder(embedder_name, directory.root)
+    return _Snapshot(
+        number=manifest.version,
+        manifest=manifest,
+        vectors=vectors.read_index(path),
+        lexical=LexicalIndex.load(path),
+        store=ChunkStore(path / STORE_NAME),
+    )
+
+
+class IndexReader:
+    """Searches the current version of one index directory.
+
+    :meth:`refresh` moves to a newly published version; searches already
+    running finish on the version they started with.
+    """
+
+    def __init__(
+        self, root: Path, embedder: Embedder, weights: FusionWeights | None = None
+    ) -> None:
+        self._dir = VersionedDir(root)
+        self._embedder = embedder
+        self.weights = weights or FusionWeights()
+        self._snapshot = _load(self._dir, embedder.name)
+        self._switch = threading.Lock()
+
+    @property
+    def root(self) -> Path:
+        return self._dir.root
+
+    @property
+    def version(self) -> int:
+        return self._snapshot.number
+
+    @property
+    def manifest(self) -> Manifest:
+        return self._snapshot.manifest
+
+    def documents(self) -> list[DocumentRecord]:
+        return self._snapshot.store.documents()
+
+    def refresh(self) -> bool:
+        """Load the published version if it is newer; ``True`` when it switched."""
+        with self._switch:
+            current = self._dir.current()
+            if current is None or current == self._snapshot.number:
+                return False
+            self._snapshot = _load(self._dir, self._embedder.name)
+            log.info("switched %s to version %d", self.root, self._snapshot.number)
+            return True
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        query_vector: npt.NDArray[np.float32] | None = None,
+    ) -> list[Hit]:
+        """The ``k`` best chunks for ``query``, fused from dense and BM25 rankings."""
+        snap = self._snapshot
+        if query_vector is None:
+            query_vector = self._embedder.embed([query])[0]
+        candidates = max(k, self.weights.candidates)
+        _, dense_rows = vectors.search(snap.vectors, query_vector[None, :], candidates)
+        lexical_scores = snap.lexical.scores(query)
+        lexical_rows = top_rows(lexical_scores, candidates)
+        fused = fuse(dense_rows[0], lexical_rows, self.weights)[:k]
+        rows = [f.row for f in fused]
+        chunks = snap.store.chunks_at(rows)
+        dense = self._cosines(snap, rows, query_vector)
+        return [
+            Hit(
+                chunk=chunk,
+                score=f.score,
+                dense_score=float(cos),
+                lexical_score=float(lexical_scores[f.row]) if snap.lexical.size else None,
+                dense_rank=f.dense_rank,
+                lexical_rank=f.lexical_rank,
+            )
+            for f, chunk, cos in zip(fused, chunks, dense, strict=True)
+        ]
+
+    @staticmethod
+    def _cosines(
+        snap: _Snapshot, rows: list[int], query_vector: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
+        if not rows:
+            return np.zeros(0, dtype=np.float32)
+        stored = np.stack([snap.vectors.reconstruct(int(r)) for r in rows])
+        return np.asarray(stored @ query_vector, dtype=np.float32)

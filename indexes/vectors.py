@@ -1,0 +1,73 @@
+"""FAISS vectors: exact inner product for small corpora, HNSW above a threshold.
+
+Vectors are L2-normalised, so inner product is cosine similarity.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+log = logging.getLogger(__name__)
+
+VECTORS_NAME = "vectors.faiss"
+HNSW_NEIGHBOURS = 32
+HNSW_EF_CONSTRUCTION = 200
+HNSW_EF_SEARCH = 128
+
+
+def build_index(vectors: npt.NDArray[np.float32], dimension: int, hnsw_threshold: int) -> Any:
+    """An index over ``vectors``: exact below ``hnsw_threshold`` rows, HNSW at or above."""
+    if len(vectors) >= hnsw_threshold:
+        index = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    else:
+        index = faiss.IndexFlatIP(dimension)
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def kind_of(index: Any) -> str:
+    return "hnsw" if isinstance(index, faiss.IndexHNSW) else "flat"
+
+
+def write_index(index: Any, directory: Path) -> None:
+    faiss.write_index(index, str(directory / VECTORS_NAME))
+
+
+def read_index(directory: Path) -> Any:
+    """Memory-map the vectors where FAISS supports it, so replicas share pages."""
+    path = str(directory / VECTORS_NAME)
+    try:
+        index = faiss.read_index(path, faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+    except RuntimeError:
+        log.debug("memory-mapping %s is not supported; reading it whole", path)
+        index = faiss.read_index(path)
+    if isinstance(index, faiss.IndexHNSW):
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    return index
+
+
+def all_vectors(index: Any) -> npt.NDArray[np.float32]:
+    """Every stored vector, in row order (both index kinds keep them uncompressed)."""
+    if index.ntotal == 0:
+        return np.zeros((0, index.d), dtype=np.float32)
+    return np.asarray(index.reconstruct_n(0, index.ntotal), dtype=np.float32)
+
+
+def search(
+    index: Any, query: npt.NDArray[np.float32], k: int
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """Top ``k`` (scores, rows) for each query row; rows are -1 where fewer exist."""
+    k = max(1, min(k, int(index.ntotal)))
+    if index.ntotal == 0:
+        n = len(query)
+        return np.zeros((n, 0), dtype=np.float32), np.zeros((n, 0), dtype=np.int64)
+    scores, rows = index.search(np.ascontiguousarray(query, dtype=np.float32), k)
+    return scores, rows

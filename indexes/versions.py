@@ -1,0 +1,147 @@
+"""Versioned index directories, atomic publication, and the writer's lock.
+
+Layout of an index directory::
+
+    CURRENT                 the number of the published version
+    versions/<n>/           one complete, immutable version
+    versions/.staging-<n>/  a version being written (never read)
+    .lock                   held (flock) by the one process writing
+
+A version is written in full under a staging name, renamed into place, and
+only then named in ``CURRENT`` by an atomic ``os.replace``.  A writer killed
+at any point leaves ``CURRENT`` naming a complete version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from indexes.errors import IndexLocked, IndexNotFound
+
+log = logging.getLogger(__name__)
+
+CURRENT = "CURRENT"
+VERSIONS = "versions"
+STAGING_PREFIX = ".staging-"
+LOCK = ".lock"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class VersionedDir:
+    """One index directory and its versions."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def current(self) -> int | None:
+        """The published version's number, or ``None`` before the first."""
+        try:
+            return int((self.root / CURRENT).read_text(encoding="ascii").strip())
+        except FileNotFoundError:
+            return None
+
+    def version_dir(self, number: int) -> Path:
+        return self.root / VERSIONS / str(number)
+
+    def current_dir(self) -> Path:
+        number = self.current()
+        if number is None:
+            raise IndexNotFound(f"no index has been published at {self.root}")
+        return self.version_dir(number)
+
+    def _numbers(self) -> list[int]:
+        versions = self.root / VERSIONS
+        if not versions.is_dir():
+            return []
+        found = []
+        for entry in versions.iterdir():
+            name = entry.name.removeprefix(STAGING_PREFIX)
+            if name.isdigit():
+                found.append(int(name))
+        return sorted(found)
+
+    def new_staging(self) -> tuple[int, Path]:
+        """A fresh, empty staging directory and the version number it will publish as."""
+        number = max([*self._numbers(), self.current() or 0]) + 1
+        staging = self.root / VERSIONS / f"{STAGING_PREFIX}{number}"
+        staging.mkdir(parents=True)
+        return number, staging
+
+    def publish(self, number: int, staging: Path) -> Path:
+        """Move a complete staging directory into place and make it current."""
+        final = self.version_dir(number)
+        staging.rename(final)
+        _fsync_dir(final.parent)
+        pointer = self.root / f"{CURRENT}.tmp"
+        with pointer.open("w", encoding="ascii") as handle:
+            handle.write(f"{number}\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(pointer, self.root / CURRENT)
+        _fsync_dir(self.root)
+        log.info("published version %d of %s", number, self.root)
+        return final
+
+    def prune(self, keep: int = 2) -> None:
+        """Remove staging leftovers and all but the newest ``keep`` published versions.
+
+        The previous version stays so that a reader that opened it just before
+        the switch can finish its request.
+        """
+        current = self.current()
+        versions = self.root / VERSIONS
+        if not versions.is_dir():
+            return
+        published = sorted(
+            int(e.name) for e in versions.iterdir() if e.name.isdigit() and e.is_dir()
+        )
+        keep_set = set(published[-keep:]) | ({current} if current is not None else set())
+        for entry in versions.iterdir():
+            stale_staging = entry.name.startswith(STAGING_PREFIX)
+            old = entry.name.isdigit() and int(entry.name) not in keep_set
+            if stale_staging or old:
+                shutil.rmtree(entry, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
+        """Hold the writer's lock, waiting up to ``wait_seconds`` for another writer.
+
+        ``flock`` is released by the kernel when its holder dies, even by
+        SIGKILL, so a killed ingestion never leaves the index locked.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + wait_seconds
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                        raise IndexLocked(
+                            f"another ingestion into {self.root} is running"
+                            + (f" (pid {holder})" if holder else "")
+                            + "; wait for it to finish or pass --wait SECONDS"
+                        ) from None
+                    time.sleep(0.1)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+            yield
+        finally:
+            os.close(fd)

@@ -1,0 +1,162 @@
+"""Writing a new index version from the previous one plus changed documents.
+
+Unchanged documents keep their chunks and vectors (read back from the
+previous version, never re-embedded); changed and new documents bring
+theirs; removed ones are left out.  The result is written under a staging
+name and published atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from indexes import vectors
+from indexes.lexical import LexicalIndex
+from indexes.manifest import (
+    ChunkerParams,
+    Counts,
+    EmbedderInfo,
+    Manifest,
+    library_versions,
+    now,
+    read_manifest,
+    write_manifest,
+)
+from indexes.records import Chunk, DocumentRecord
+from indexes.store import STORE_NAME, ChunkStore, write_store
+from indexes.versions import VersionedDir
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HNSW_THRESHOLD = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentChunks:
+    """A new or changed document with its chunks and their vectors."""
+
+    record: DocumentRecord
+    chunks: list[Chunk]
+    vectors: npt.NDArray[np.float32]
+
+
+class IndexWriter:
+    """Holds the index's write lock; see :meth:`open`."""
+
+    def __init__(
+        self,
+        directory: VersionedDir,
+        embedder: EmbedderInfo,
+        chunker: ChunkerParams,
+        hnsw_threshold: int,
+    ) -> None:
+        self._dir = directory
+        self._embedder = embedder
+        self._chunker = chunker
+        self._hnsw_threshold = hnsw_threshold
+        self._previous: tuple[Manifest, ChunkStore, Any] | None = self._load_previous()
+
+    @classmethod
+    @contextmanager
+    def open(
+        cls,
+        root: Path,
+        embedder: EmbedderInfo,
+        chunker: ChunkerParams,
+        *,
+        hnsw_threshold: int = DEFAULT_HNSW_THRESHOLD,
+        wait_seconds: float = 0.0,
+    ) -> Iterator[IndexWriter]:
+        """Lock the index at ``root`` for writing (raises ``IndexLocked`` if taken)."""
+        directory = VersionedDir(root)
+        with directory.lock(wait_seconds):
+            writer = cls(directory, embedder, chunker, hnsw_threshold)
+            try:
+                yield writer
+            finally:
+                writer._close()
+
+    def _load_previous(self) -> tuple[Manifest, ChunkStore, Any] | None:
+        if self._dir.current() is None:
+            return None
+        path = self._dir.current_dir()
+        manifest = read_manifest(path)
+        if manifest.embedder != self._embedder or manifest.chunker != self._chunker:
+            log.warning(
+                "index %s was built with %s / %s; rebuilding every document with %s / %s",
+                self._dir.root,
+                manifest.embedder,
+                manifest.chunker,
+                self._embedder,
+                self._chunker,
+            )
+            return None
+        return manifest, ChunkStore(path / STORE_NAME), vectors.read_index(path)
+
+    def _close(self) -> None:
+        if self._previous is not None:
+            self._previous[1].close()
+
+    def previous_documents(self) -> dict[str, DocumentRecord]:
+        """Documents of the current version, by path; empty when it must be rebuilt."""
+        if self._previous is None:
+            return {}
+        return {d.path: d for d in self._previous[1].documents()}
+
+    def commit(
+        self, keep: Iterable[DocumentRecord], changed: Iterable[DocumentChunks]
+    ) -> Manifest:
+        """Write and publish a version of the kept documents plus the changed ones."""
+        documents: list[tuple[DocumentRecord, list[Chunk], npt.NDArray[np.float32]]] = [
+            (c.record, c.chunks, c.vectors) for c in changed
+        ]
+        documents += self._carried_over(list(keep))
+        documents.sort(key=lambda d: d[0].source)
+        chunks = [chunk for _, doc_chunks, _ in documents for chunk in doc_chunks]
+        matrix = np.concatenate(
+            [v for _, _, v in documents] or [np.zeros((0, self._embedder.dimension))]
+        ).astype(np.float32)
+        number, staging = self._dir.new_staging()
+        vector_index = vectors.build_index(matrix, self._embedder.dimension, self._hnsw_threshold)
+        vectors.write_index(vector_index, staging)
+        LexicalIndex.build([c.embed_text for c in chunks]).save(staging)
+        write_store(staging / STORE_NAME, (d for d, _, _ in documents), chunks)
+        manifest = Manifest(
+            version=number,
+            created_at=now(),
+            embedder=self._embedder,
+            chunker=self._chunker,
+            vector_index=vectors.kind_of(vector_index),
+            counts=Counts(documents=len(documents), chunks=len(chunks)),
+            documents={d.source: d.sha256 for d, _, _ in documents},
+            libraries=library_versions(),
+        )
+        write_manifest(manifest, staging)
+        self._dir.publish(number, staging)
+        self._dir.prune()
+        return manifest
+
+    def _carried_over(
+        self, keep: list[DocumentRecord]
+    ) -> list[tuple[DocumentRecord, list[Chunk], npt.NDArray[np.float32]]]:
+        if not keep:
+            return []
+        if self._previous is None:
+            raise ValueError("documents can only be kept from a compatible previous version")
+        _, store, index = self._previous
+        stored = vectors.all_vectors(index)
+        rows_by_doc = store.rows_of(d.doc_id for d in keep)
+        result = []
+        for record in keep:
+            rows = rows_by_doc[record.doc_id]
+            chunks = [chunk for _, chunk in rows]
+            result.append((record, chunks, stored[[row for row, _ in rows]]))
+        return result

@@ -1,0 +1,1 @@
+"""The Syllabus service: HTTP API, generation, grounding, and the ``syllabus`` CLI."""

@@ -1,0 +1,170 @@
+"""The ``syllabus`` command line.  Only this boundary turns errors into messages."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from indexes import DataRoot, IndexError_, IndexReader, SentenceTransformerEmbedder
+from indexes.embedder import EmbedderUnavailable
+from ingest import IngestReport, Pipeline
+from service.settings import Settings
+
+app = typer.Typer(help="Syllabus: grounded answers from course materials.", no_args_is_help=True)
+out = Console()
+err = Console(stderr=True)
+
+CollectionOpt = Annotated[
+    str | None, typer.Option("--collection", "-c", help="Collection name (default: 'default').")
+]
+IndexOpt = Annotated[
+    Path | None, typer.Option("--index", help="An index directory, instead of a collection.")
+]
+
+
+@contextmanager
+def _errors_as_messages() -> Iterator[None]:
+    try:
+        yield
+    except (IndexError_, EmbedderUnavailable) as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _index_dir(settings: Settings, collection: str | None, index: Path | None) -> Path:
+    if index is not None:
+        return index
+    return DataRoot(settings.data_dir).collection(collection or settings.collection).path
+
+
+class _Bar:
+    """Adapts the pipeline's progress reports to a rich progress bar."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._task = progress.add_task("ingesting", total=None)
+
+    def start(self, total: int) -> None:
+        self._progress.update(self._task, total=total)
+
+    def advance(self, source: str) -> None:
+        self._progress.update(self._task, advance=1, description=source[-48:])
+
+
+def _summary(report: IngestReport) -> None:
+    line = (
+        f"added {len(report.added)}, updated {len(report.updated)}, "
+        f"unchanged {len(report.unchanged)}, removed {len(report.removed)}, "
+        f"failed {len(report.failed)}"
+    )
+    out.print(f"[bold]{line}[/]  ({report.chunks_embedded} chunks embedded in {report.seconds:.1f}s)")
+    for source in report.removed:
+        out.print(f"  removed  {source}")
+    for failure in report.failed:
+        out.print(f"  [red]failed[/]   {failure.source}: {failure.reason}")
+    if report.version is not None:
+        out.print(f"published index version {report.version}")
+    elif not report.failed:
+        out.print("nothing changed; the index is as it was")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+    collection: CollectionOpt = None,
+    index: IndexOpt = None,
+    wait: Annotated[
+        float | None, typer.Option(help="Seconds to wait for another ingestion to finish.")
+    ] = None,
+    if_missing: Annotated[
+        bool, typer.Option("--if-missing", help="Do nothing when the index already exists.")
+    ] = False,
+) -> None:
+    """Ingest Markdown, text, HTML and PDF files into a collection's index."""
+    settings = Settings()
+    with _errors_as_messages():
+        root = _index_dir(settings, collection, index)
+        if if_missing and (root / "CURRENT").exists():
+            out.print(f"{root} already has an index; skipping ingestion")
+            return
+        embedder = SentenceTransformerEmbedder(settings.embedding_model)
+        pipeline = Pipeline(embedder, settings.chunker(), hnsw_threshold=settings.hnsw_threshold)
+        columns = (TextColumn("{task.description:<48}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn())  # fmt: skip
+        with Progress(*columns, console=err, transient=True) as progress:
+            report = pipeline.run(
+                paths,
+                root,
+                wait_seconds=settings.ingest_wait_seconds if wait is None else wait,
+                progress=_Bar(progress),
+            )
+    _summary(report)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option("--k", "-k", min=1, max=100, help="Number of hits.")] = 5,
+    collection: CollectionOpt = None,
+    index: IndexOpt = None,
+) -> None:
+    """Print the best passages for QUERY with their sources and scores."""
+    settings = Settings()
+    with _errors_as_messages():
+        root = _index_dir(settings, collection, index)
+        embedder = SentenceTransformerEmbedder(settings.embedding_model)
+        reader = IndexReader(root, embedder, settings.fusion())
+        embedder.load()
+        started = time.perf_counter()
+        hits = reader.search(query, k)
+        elapsed = (time.perf_counter() - started) * 1000
+    if not hits:
+        out.print("no passages found")
+    for rank, hit in enumerate(hits, start=1):
+        chunk = hit.chunk
+        where = " > ".join(chunk.heading_path) or chunk.title
+        page = f", page {chunk.page}" if chunk.page is not None else ""
+        lexical = f"{hit.lexical_score:.2f}" if hit.lexical_score is not None else "-"
+        out.print(
+            f"[bold]{rank}.[/] [cyan]{chunk.source}[/]{page}  [dim]{where}[/]\n"
+            f"   fused {hit.score:.4f} | dense {hit.dense_score:.3f} | bm25 {lexical}"
+            f"   [dim]{chunk.id}[/]"
+        )
+        snippet = chunk.text if len(chunk.text) <= 320 else chunk.text[:317] + "..."
+        out.print(f"   {snippet}\n", highlight=False)
+    err.print(f"[dim]{len(hits)} hits in {elapsed:.1f} ms (index version {reader.version})[/]")
+
+
+@app.command("collections")
+def list_collections() -> None:
+    """List collections with their documents, chunks and last ingestion."""
+    settings = Settings()
+    with _errors_as_messages():
+        found = [c.info() for c in DataRoot(settings.data_dir).collections()]
+    if not found:
+        out.print(f"no collections under {settings.data_dir}; run `syllabus ingest PATH`")
+        return
+    table = Table("collection", "documents", "chunks", "version", "last ingested")
+    for info in found:
+        table.add_row(info.name, str(info.documents), str(info.chunks), str(info.version),
+                      info.last_ingested)  # fmt: skip
+    out.print(table)
+
+
+def main() -> None:  # pragma: no cover - console entry for `python -m service.cli`
+    sys.exit(app())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
