@@ -110,7 +110,10 @@ class SentenceTransformerEmbedder:
         if self._model is None and not (self._path / "2_Dense").exists():
             # Mean pooling keeps the transformer's width: no need to load torch to know it.
             return int(_read_json(self._path / "config.json")["hidden_size"])
-        return int(self._loaded().get_sentence_embedding_dimension())
+        model = self._loaded()
+        # sentence-transformers 6 renamed the method; 3.x-5.x only have the old name.
+        measure = getattr(model, "get_embedding_dimension", None)
+        return int(measure() if measure else model.get_sentence_embedding_dimension())
 
     @property
     def max_tokens(self) -> int:

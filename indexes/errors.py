@@ -1,7 +1,7 @@
 """Errors of the index layer; the boundaries (HTTP, CLI) translate them."""
 
 
-class IndexError_(Exception):  # noqa: N801 - avoid shadowing the builtin IndexError
+class IndexError_(Exception):
     """Base class for every error raised by :mod:`indexes`."""
 
 

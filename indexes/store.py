@@ -74,7 +74,7 @@ def write_store(path: Path, documents: Iterable[DocumentRecord], chunks: Iterabl
             ),
         )
         connection.executemany(
-            f"INSERT INTO chunks (row, {_CHUNK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO chunks (row, {_CHUNK_COLUMNS}) VALUES ({', '.join('?' * 12)})",
             (
                 (
                     row,

@@ -23,6 +23,7 @@ HNSW_EF_SEARCH = 128
 
 def build_index(vectors: npt.NDArray[np.float32], dimension: int, hnsw_threshold: int) -> Any:
     """An index over ``vectors``: exact below ``hnsw_threshold`` rows, HNSW at or above."""
+    index: Any
     if len(vectors) >= hnsw_threshold:
         index = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION

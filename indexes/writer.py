@@ -111,9 +111,7 @@ class IndexWriter:
             return {}
         return {d.path: d for d in self._previous[1].documents()}
 
-    def commit(
-        self, keep: Iterable[DocumentRecord], changed: Iterable[DocumentChunks]
-    ) -> Manifest:
+    def commit(self, keep: Iterable[DocumentRecord], changed: Iterable[DocumentChunks]) -> Manifest:
         """Write and publish a version of the kept documents plus the changed ones."""
         documents: list[tuple[DocumentRecord, list[Chunk], npt.NDArray[np.float32]]] = [
             (c.record, c.chunks, c.vectors) for c in changed
@@ -122,7 +120,8 @@ class IndexWriter:
         documents.sort(key=lambda d: d[0].source)
         chunks = [chunk for _, doc_chunks, _ in documents for chunk in doc_chunks]
         matrix = np.concatenate(
-            [v for _, _, v in documents] or [np.zeros((0, self._embedder.dimension))]
+            [v for _, _, v in documents]
+            or [np.zeros((0, self._embedder.dimension), dtype=np.float32)]
         ).astype(np.float32)
         number, staging = self._dir.new_staging()
         vector_index = vectors.build_index(matrix, self._embedder.dimension, self._hnsw_threshold)

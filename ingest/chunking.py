@@ -24,7 +24,9 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 
 _PREFIX_MAX_TOKENS = 48
 _ABBREVIATIONS = {"e.g", "i.e", "etc", "al", "vs", "fig", "eq", "sec", "cf", "approx", "dr", "mr"}
-_BOUNDARY = re.compile(r"(?<=[.!?:;])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9$\\])|\n(?=\s*(?:[-*+]|\d+[.)])\s)")
+_BOUNDARY = re.compile(
+    r"(?<=[.!?:;])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9$\\])|\n(?=\s*(?:[-*+]|\d+[.)])\s)"
+)
 _WORD = re.compile(r"\S+")
 
 
@@ -68,7 +70,9 @@ def _split_long(unit: _Unit, budget: int, count: TokenCounter) -> list[_Unit]:
     """Cut a unit longer than ``budget`` into word windows that fit."""
     words = _WORD.findall(unit.text)
     tokens = count(words)
-    parts, current, size = [], [], 0
+    parts: list[list[str]] = []
+    current: list[str] = []
+    size = 0
     for word, n in zip(words, tokens, strict=True):
         if current and size + n > budget:
             parts.append(current)
@@ -134,7 +138,7 @@ def chunk_document(document: Document, params: ChunkerParams, count: TokenCounte
         prefix = context_prefix(document.title, headings)
         prefix_tokens = count([prefix])[0]
         if prefix_tokens > _PREFIX_MAX_TOKENS:
-            prefix = " ".join(_WORD.findall(prefix)[:_PREFIX_MAX_TOKENS // 2])
+            prefix = " ".join(_WORD.findall(prefix)[: _PREFIX_MAX_TOKENS // 2])
             prefix_tokens = count([prefix])[0]
         budget = max(16, params.chunk_tokens - prefix_tokens)
         sized = [

@@ -66,7 +66,9 @@ def _summary(report: IngestReport) -> None:
         f"unchanged {len(report.unchanged)}, removed {len(report.removed)}, "
         f"failed {len(report.failed)}"
     )
-    out.print(f"[bold]{line}[/]  ({report.chunks_embedded} chunks embedded in {report.seconds:.1f}s)")
+    out.print(
+        f"[bold]{line}[/]  ({report.chunks_embedded} chunks embedded in {report.seconds:.1f}s)"
+    )
     for source in report.removed:
         out.print(f"  removed  {source}")
     for failure in report.failed:

@@ -21,7 +21,7 @@ def load_html(data: bytes, name: str) -> Document:
     soup = BeautifulSoup(decode_text(data), "lxml")
     for element in soup.find_all(_CHROME):
         element.decompose()
-    for element in soup.find_all(attrs={"role": ["navigation", "banner", "contentinfo"]}):
+    for element in soup.find_all(True, attrs={"role": ["navigation", "banner", "contentinfo"]}):
         element.decompose()
     root = soup.body or soup
     if root is None:

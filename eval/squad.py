@@ -1,0 +1,144 @@
+"""SQuAD 2.0 as an evaluation set: typed records, the project's splits, and documents.
+
+The project splits the 35 articles of the SQuAD 2.0 dev file by their order
+in the file: articles 0-17 are our **dev** split (choose settings there) and
+articles 18-34 our **test** split (report on it, never tune on it).
+
+Each article becomes one plain-text document, its paragraphs separated by
+blank lines, so that the normal ingestion pipeline indexes it exactly as it
+would a learner's notes.  The data is read in place from ``../shared``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DATA_RELATIVE = Path("shared/data/squad2/dev-v2.0.reconstructed.json")
+DOCUMENT_SUFFIX = ".txt"
+
+Split = Literal["dev", "test"]
+SPLITS: dict[Split, range] = {"dev": range(0, 18), "test": range(18, 35)}
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.,()'-]+")
+
+
+class DatasetMissing(FileNotFoundError):
+    """The SQuAD file is not where it was looked for."""
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    is_impossible: bool
+    article: str
+    paragraph: int
+
+    @property
+    def answerable(self) -> bool:
+        return not self.is_impossible and bool(self.answers)
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    title: str
+    paragraphs: tuple[str, ...]
+    questions: tuple[Question, ...]
+
+    @property
+    def document_name(self) -> str:
+        """The file this article is written to; hit checks match chunk sources on it."""
+        return document_name(self.title)
+
+
+def document_name(title: str) -> str:
+    """A file name for ``title``: SQuAD titles keep their underscores, odd characters go."""
+    stem = _UNSAFE.sub("_", title).strip("._") or "article"
+    return f"{stem}{DOCUMENT_SUFFIX}"
+
+
+def default_path(project_root: Path = PROJECT_ROOT) -> Path:
+    """``../shared/data/squad2/...`` beside the project; raises :class:`DatasetMissing`."""
+    path = project_root.parent / DATA_RELATIVE
+    if not path.is_file():
+        raise DatasetMissing(
+            f"the SQuAD 2.0 data is absent: expected {path} (the shared data folder next to "
+            "the project); pass the file's path explicitly instead"
+        )
+    return path
+
+
+def _question(raw: dict[str, Any], article: str, paragraph: int) -> Question:
+    answers = tuple(dict.fromkeys(a["text"] for a in raw.get("answers", []) if a["text"]))
+    return Question(
+        id=str(raw["id"]),
+        question=str(raw["question"]),
+        answers=answers,
+        is_impossible=bool(raw.get("is_impossible", not answers)),
+        article=article,
+        paragraph=paragraph,
+    )
+
+
+def _article(raw: dict[str, Any]) -> Article:
+    title = str(raw["title"])
+    paragraphs = raw["paragraphs"]
+    questions = tuple(
+        _question(qa, title, number)
+        for number, paragraph in enumerate(paragraphs)
+        for qa in paragraph["qas"]
+    )
+    return Article(title, tuple(str(p["context"]) for p in paragraphs), questions)
+
+
+def load_squad(path: Path) -> list[Article]:
+    """The articles of a SQuAD v2 JSON file, in file order."""
+    if not path.is_file():
+        raise DatasetMissing(f"the SQuAD 2.0 data is absent: no file at {path}")
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return [_article(article) for article in raw["data"]]
+
+
+def split(articles: list[Article], name: Split) -> list[Article]:
+    """The articles of the project's ``dev`` or ``test`` split."""
+    if name not in SPLITS:
+        raise ValueError(f"unknown split {name!r}; use one of {', '.join(SPLITS)}")
+    wanted = SPLITS[name]
+    if len(articles) < wanted.stop:
+        raise ValueError(f"the {name} split needs {wanted.stop} articles, got {len(articles)}")
+    return [articles[i] for i in wanted]
+
+
+def answerable(articles: Iterable[Article]) -> list[Question]:
+    """Questions with at least one gold answer; retrieval metrics count only these."""
+    return [q for article in articles for q in article.questions if q.answerable]
+
+
+def document_text(article: Article) -> str:
+    return "\n\n".join(p.strip() for p in article.paragraphs) + "\n"
+
+
+def write_documents(articles: Iterable[Article], folder: Path) -> list[Path]:
+    """Write one ``.txt`` per article into ``folder``, ready for ``Pipeline.run([folder])``.
+
+    Files whose content is already right are left untouched, so that a cached
+    index over the folder stays valid.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for article in articles:
+        path = folder / article.document_name
+        text = document_text(article)
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+        written.append(path)
+    if len({p.name for p in written}) != len(written):
+        raise ValueError(f"two articles map to the same file name in {folder}")
+    return written

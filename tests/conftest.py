@@ -1,0 +1,80 @@
+"""Shared fixtures: isolation of settings, a deterministic fake embedder, the real one."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[1]
+SHARED = PROJECT.parent / "shared"
+DEMO_CORPUS = PROJECT / "corpus"
+
+_WORD = re.compile(r"\w+")
+
+
+class FakeEmbedder:
+    """Hashes words into a small vector: deterministic, instant, and counts its batches.
+
+    Texts sharing words get similar vectors, which is enough to test logic;
+    retrieval quality is tested with the real model.
+    """
+
+    name = "fake-hashing-embedder"
+    dimension = 64
+    max_tokens = 254
+
+    def __init__(self) -> None:
+        self.batches = 0
+        self.embedded = 0
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        self.batches += 1
+        self.embedded += len(texts)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                bucket = int(hashlib.md5(word.encode()).hexdigest()[:8], 16) % self.dimension
+                out[row, bucket] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1, norms)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(_WORD.findall(t)) + t.count(".") for t in texts]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's SYLLABUS_* variables, .env or data folder."""
+    for name in list(os.environ):
+        if name.startswith("SYLLABUS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("SYLLABUS_DATA_DIR", str(tmp_path / "collections"))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> Iterator[object]:
+    from indexes import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder()
+    embedder.load()
+    yield embedder
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.fail(f"these tests read ../shared in place, and it is absent at {SHARED}")
+    return SHARED

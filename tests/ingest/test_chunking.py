@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from indexes import ChunkerParams
+from ingest.chunking import chunk_document, context_prefix
+from ingest.documents import Block, Document
+from tests.conftest import FakeEmbedder
+
+COUNT = FakeEmbedder().count_tokens
+
+
+def _doc(*paragraphs: str, headings: tuple[str, ...] = ("Intro",)) -> Document:
+    blocks, offset = [], 0
+    for text in paragraphs:
+        blocks.append(Block(text, offset, offset + len(text), headings))
+        offset += len(text) + 2
+    return Document("Notes", blocks)
+
+
+def _sentences(n: int, words: int = 9) -> str:
+    return " ".join(f"Sentence {i} " + "word " * (words - 3) + "end." for i in range(n))
+
+
+def test_every_chunk_fits_the_budget_including_its_prefix() -> None:
+    params = ChunkerParams(chunk_tokens=60, overlap_tokens=10)
+    pieces = chunk_document(_doc(_sentences(40)), params, COUNT)
+    assert len(pieces) > 5
+    for piece in pieces:
+        assert COUNT([piece.embed_text])[0] <= 60 + 1  # +1: the newline joining the prefix
+        assert piece.embed_text.startswith("Notes > Intro\n")
+
+
+def test_neighbouring_chunks_overlap_by_whole_sentences() -> None:
+    params = ChunkerParams(chunk_tokens=60, overlap_tokens=12)
+    first, second = chunk_document(_doc(_sentences(12)), params, COUNT)[:2]
+    last_sentence = re.findall(r"Sentence \d+ [^.]*\.", first.text)[-1]
+    assert second.text.startswith(last_sentence)
+    assert second.text != first.text
+
+
+def test_no_overlap_when_disabled() -> None:
+    params = ChunkerParams(chunk_tokens=60, overlap_tokens=0)
+    pieces = chunk_document(_doc(_sentences(12)), params, COUNT)
+    joined = " ".join(p.text for p in pieces)
+    assert joined.count("Sentence 5 ") == 1
+
+
+def test_sections_never_share_a_chunk() -> None:
+    doc = Document(
+        "Notes",
+        [
+            Block("Adam keeps two moments.", 0, 23, ("Adam",)),
+            Block("SGD has one.", 25, 37, ("SGD",)),
+        ],
+    )
+    pieces = chunk_document(doc, ChunkerParams(chunk_tokens=200, overlap_tokens=0), COUNT)
+    assert [(p.heading_path, p.text) for p in pieces] == [
+        (("Adam",), "Adam keeps two moments."),
+        (("SGD",), "SGD has one."),
+    ]
+
+
+def test_an_overlong_sentence_is_cut_at_words() -> None:
+    long_sentence = "token " * 500 + "stop."
+    params = ChunkerParams(chunk_tokens=64, overlap_tokens=8)
+    pieces = chunk_document(_doc(long_sentence), params, COUNT)
+    assert len(pieces) >= 8
+    assert all(p.n_tokens <= 64 for p in pieces)
+
+
+def test_abbreviations_do_not_end_sentences() -> None:
+    first = "Optimizers, e.g. Adam and RMSProp, adapt the step size of every single weight."
+    second = "The next sentence talks about something else entirely today."
+    params = ChunkerParams(chunk_tokens=24, overlap_tokens=0)
+    pieces = chunk_document(_doc(f"{first} {second}"), params, COUNT)
+    assert [p.text for p in pieces] == [first, second]
+
+
+def test_spans_cover_the_blocks_they_come_from() -> None:
+    doc = _doc("First block.", "Second block.")
+    (piece,) = chunk_document(doc, ChunkerParams(chunk_tokens=200, overlap_tokens=0), COUNT)
+    assert (piece.start, piece.end) == (0, doc.blocks[1].end)
+    assert piece.text == "First block.\n\nSecond block."
+
+
+def test_prefix_does_not_repeat_the_title() -> None:
+    assert context_prefix("Adam", ("Adam", "Bias correction")) == "Adam > Bias correction"
+
+
+def test_real_tokenizer_budget_on_book_markdown(real_embedder, shared_dir: Path) -> None:
+    """No chunk of the D2L chapters exceeds all-MiniLM-L6-v2's 256 word pieces."""
+    from ingest.loaders import load
+
+    params = ChunkerParams(chunk_tokens=254, overlap_tokens=32)
+    folder = shared_dir / "corpus" / "course" / "d2l" / "attention-mechanisms-and-transformers"
+    for path in sorted(folder.glob("*.md"))[:4]:
+        doc = load(path, path.read_bytes())
+        pieces = chunk_document(doc, params, real_embedder.count_tokens)
+        counted = real_embedder.count_tokens([p.embed_text for p in pieces])
+        assert max(counted) <= real_embedder.max_tokens, path.name
+        assert not any("%%tab" in p.text or ":label:" in p.text for p in pieces)
