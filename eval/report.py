@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from eval.metrics import MRR_K
+from eval.squad import PROJECT_ROOT
 from indexes import FusionWeights
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 METRIC_NAMES = ("hit@1", "hit@3", "hit@5", f"mrr@{MRR_K}")
 
 
@@ -69,7 +69,7 @@ class Report:
     embed_seconds: float
     results: list[Result] = field(default_factory=list)
     indexes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    latency: dict[str, float] = field(default_factory=dict)
+    latency: dict[str, Any] = field(default_factory=dict)
     wall_seconds: float = 0.0
 
     @property

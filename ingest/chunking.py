@@ -19,14 +19,11 @@ from itertools import groupby
 
 from indexes import ChunkerParams
 from ingest.documents import Block, Document
+from ingest.sentences import split_sentences
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
 _PREFIX_MAX_TOKENS = 48
-_ABBREVIATIONS = {"e.g", "i.e", "etc", "al", "vs", "fig", "eq", "sec", "cf", "approx", "dr", "mr"}
-_BOUNDARY = re.compile(
-    r"(?<=[.!?:;])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9$\\])|\n(?=\s*(?:[-*+]|\d+[.)])\s)"
-)
 _WORD = re.compile(r"\S+")
 
 
@@ -53,17 +50,7 @@ class _Unit:
 
 
 def _sentences(block: Block, index: int) -> list[_Unit]:
-    units, last = [], 0
-    for match in [*_BOUNDARY.finditer(block.text), None]:
-        cut = match.start() if match else len(block.text)
-        piece = block.text[last:cut]
-        word = piece.rstrip(".!?:;\"')] ").rsplit(" ", 1)[-1].lower()
-        if match and word.rstrip(".") in _ABBREVIATIONS:
-            continue  # "e.g. Adam" is not the end of a sentence
-        if piece.strip():
-            units.append(_Unit(piece.strip(), block.start, block.end, index))
-        last = match.end() if match else cut
-    return units
+    return [_Unit(text, block.start, block.end, index) for text in split_sentences(block.text)]
 
 
 def _split_long(unit: _Unit, budget: int, count: TokenCounter) -> list[_Unit]:

@@ -164,6 +164,49 @@ def list_collections() -> None:
     out.print(table)
 
 
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Serve the HTTP API (and the chat widget) with uvicorn."""
+    import uvicorn
+
+    from service.app import create_app
+
+    settings = Settings()
+    updates = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = settings.model_copy(update=updates)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question to answer.")],
+    collection: CollectionOpt = None,
+    k: Annotated[int, typer.Option("--k", "-k", min=1, max=20, help="Passages to use.")] = 5,
+) -> None:
+    """Answer QUESTION from a collection and print the answer with its sources."""
+    # TestClient runs the app in-process through its HTTP layer: the same code path as serving.
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+
+    settings = Settings()
+    body = {"question": question, "top_k": k, "collection": collection or settings.collection}
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/v1/ask", json=body)
+    payload = response.json()
+    if response.status_code != 200:
+        err.print(f"[bold red]error:[/] {payload['error']['message']}")
+        raise typer.Exit(2)
+    out.print(f"[bold]{payload['answer']}[/]\n", highlight=False)
+    out.print(f"[dim]mode: {payload['mode']} - {payload['grounding']['reason']}[/]")
+    for cite in payload["citations"]:
+        page = f", page {cite['page']}" if cite["page"] is not None else ""
+        out.print(f"  [{cite['n']}] {cite['source']}{page} - {' > '.join(cite['heading_path'])}")
+
+
 def main() -> None:  # pragma: no cover - console entry for `python -m service.cli`
     sys.exit(app())
 

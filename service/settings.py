@@ -6,8 +6,9 @@ Every setting has a working default; the CLI's flags override them.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from indexes import ChunkerParams, FusionWeights
@@ -51,6 +52,51 @@ class Settings(BaseSettings):
     )
     ingest_wait_seconds: float = Field(
         0.0, ge=0, description="How long an ingestion waits for another one on the same index."
+    )
+
+    host: str = Field("127.0.0.1", description="Address `syllabus serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `syllabus serve` listens on.")
+    generator: Literal["embedded", "openai"] = Field(
+        "embedded",
+        description="'embedded' runs a GGUF with llama.cpp in-process; 'openai' calls a server.",
+    )
+    model_path: Path | None = Field(
+        None, description="GGUF for the embedded generator (default: SmolLM2-135M-Instruct)."
+    )
+    n_ctx: int = Field(2048, ge=512, le=32768, description="Context window of the embedded model.")
+    n_threads: int | None = Field(
+        None, ge=1, description="CPU threads for the embedded model (default: all cores)."
+    )
+    queue_size: int = Field(
+        8, ge=1, le=1024, description="Generation requests that may wait; beyond, 503."
+    )
+    openai_base_url: str = Field(
+        "http://127.0.0.1:8001/v1", description="Base URL of the OpenAI-compatible server."
+    )
+    openai_model: str = Field("default", description="Model name sent to that server.")
+    openai_api_key: SecretStr | None = Field(None, description="API key for that server.")
+    openai_timeout: float = Field(60.0, gt=0, description="Seconds before a remote call fails.")
+    answer_strategy: Literal["auto", "generative", "extractive"] = Field(
+        "auto",
+        description="auto: generate, verify, fall back to extractive; or force one strategy.",
+    )
+    abstain_threshold: float = Field(
+        0.30,
+        ge=-1,
+        le=1,
+        description="Abstain when the best passage's cosine similarity is below this.",
+    )
+    support_threshold: float = Field(
+        0.60, ge=0, le=1, description="Support score from which an answer sentence counts."
+    )
+    min_supported_ratio: float = Field(
+        0.67, ge=0, le=1, description="Share of supported sentences a generated answer needs."
+    )
+    max_answer_tokens: int = Field(
+        192, ge=16, le=2048, description="Most tokens the generator may produce per answer."
+    )
+    max_body_bytes: int = Field(
+        262_144, ge=1024, description="Largest accepted request body, in bytes."
     )
 
     def chunker(self) -> ChunkerParams:

@@ -27,7 +27,7 @@ class FakeEmbedder:
     """
 
     name = "fake-hashing-embedder"
-    dimension = 64
+    dimension = 512
     max_tokens = 254
 
     def __init__(self) -> None:

@@ -1,0 +1,138 @@
+"""The application factory: ``create_app(settings)``.
+
+The lifespan loads the embedder, opens the collections and starts the
+generator once, and releases them at shutdown.  Nothing heavy happens at
+import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from anyio import to_thread
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from indexes import DataRoot, Embedder, SentenceTransformerEmbedder
+from service.answering import Answerer, AnswerPolicy
+from service.errors import ServiceError
+from service.generation.base import Generator
+from service.generation.factory import build_generator
+from service.grounding import GroundingChecker
+from service.library import Library
+from service.metrics import Metrics
+from service.middleware import GuardAndMeasure
+from service.routes import ask, collections, health, openai, search
+from service.routes.disconnect import ClientGone
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(
+        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+    )
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return 400, "malformed JSON in the request body"
+    parts = []
+    for error in errors[:5]:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        if error.get("type") == "extra_forbidden":
+            message = "unknown field"
+        parts.append(f"{where}: {message}")
+    return 422, "; ".join(parts)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def service_error(_: Request, exc: ServiceError) -> Response:
+        return _error(exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> Response:
+        status, message = _validation_message(exc)
+        return _error(status, "bad_request" if status == 400 else "invalid_request", message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        code = _HTTP_CODES.get(exc.status_code, "bad_request")
+        return _error(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(ClientGone)
+    async def client_gone(_: Request, __: ClientGone) -> Response:
+        return Response(status_code=499)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> Response:
+        if "request body exceeds" in str(exc):
+            return _error(413, "payload_too_large", str(exc))
+        log.exception("unhandled error")
+        return _error(500, "internal", "internal error; the server log has the details")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    embedder: Embedder | None = None,
+    generator: Generator | None = None,
+) -> FastAPI:
+    """Build the app; ``embedder`` and ``generator`` replace the configured ones (tests)."""
+    settings = settings or Settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        used_embedder = embedder or SentenceTransformerEmbedder(settings.embedding_model)
+        if isinstance(used_embedder, SentenceTransformerEmbedder):
+            await to_thread.run_sync(used_embedder.load)
+        used_generator = generator
+        if used_generator is None:
+            used_generator = await to_thread.run_sync(build_generator, settings)
+        library = Library(DataRoot(settings.data_dir), used_embedder, settings.fusion())
+        app.state.library = library
+        app.state.generator = used_generator
+        metrics.track_queue(lambda: used_generator.queue_depth)
+        app.state.answerer = Answerer(
+            library,
+            used_embedder,
+            used_generator,
+            GroundingChecker(used_embedder, settings.support_threshold),
+            AnswerPolicy(
+                strategy=settings.answer_strategy,
+                abstain_threshold=settings.abstain_threshold,
+                min_supported_ratio=settings.min_supported_ratio,
+                max_answer_tokens=settings.max_answer_tokens,
+            ),
+        )
+        try:
+            yield
+        finally:
+            app.state.answerer = None
+            if generator is None:
+                await used_generator.aclose()
+
+    app = FastAPI(
+        title="Syllabus",
+        version="0.1.0",
+        summary="Grounded, cited answers from course materials.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.answerer = None
+    _install_error_handlers(app)
+    for module in (ask, search, openai, collections, health):
+        app.include_router(module.router)
+    app.add_middleware(GuardAndMeasure, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,81 @@
+"""The service's error hierarchy; each class carries its HTTP status and code.
+
+One handler (``service.app``) renders every error as
+``{"error": {"code": ..., "message": ...}}``; the core raises these, only the
+boundaries translate them::
+
+    ServiceError (500 internal)
+    ├── BadRequest (400 bad_request)
+    │   └── ValidationFailed (422 invalid_request)
+    ├── NotFound (404 not_found)
+    ├── PayloadTooLarge (413 payload_too_large)
+    ├── UnsupportedMediaType (415 unsupported_media_type)
+    ├── Overloaded (503 overloaded, with Retry-After)
+    ├── NotReady (503 not_ready)
+    ├── GeneratorUnavailable (502 generator_unavailable)
+    └── GeneratorTimeout (504 generator_timeout)
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    status = 500
+    code = "internal"
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers = headers or {}
+
+
+class BadRequest(ServiceError):
+    status = 400
+    code = "bad_request"
+
+
+class ValidationFailed(BadRequest):
+    status = 422
+    code = "invalid_request"
+
+
+class NotFound(ServiceError):
+    status = 404
+    code = "not_found"
+
+
+class PayloadTooLarge(ServiceError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(ServiceError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class Overloaded(ServiceError):
+    """The generation queue is full; the client should retry after a pause."""
+
+    status = 503
+    code = "overloaded"
+
+    def __init__(self, message: str, *, retry_after: int = 2) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+class NotReady(ServiceError):
+    status = 503
+    code = "not_ready"
+
+
+class GeneratorUnavailable(ServiceError):
+    """The generation backend is down, refused, or answered something unusable."""
+
+    status = 502
+    code = "generator_unavailable"
+
+
+class GeneratorTimeout(ServiceError):
+    status = 504
+    code = "generator_timeout"

@@ -1,0 +1,32 @@
+"""Builds the configured generator from the settings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from service.generation.base import Generator
+
+if TYPE_CHECKING:
+    from service.settings import Settings
+
+
+def build_generator(settings: Settings) -> Generator:
+    """The embedded llama.cpp model, or a client of an OpenAI-compatible server."""
+    if settings.generator == "openai":
+        from service.generation.remote import OpenAIGenerator
+
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        return OpenAIGenerator(
+            settings.openai_base_url,
+            settings.openai_model,
+            api_key=key,
+            timeout=settings.openai_timeout,
+        )
+    from service.generation.embedded import LlamaCppGenerator
+
+    return LlamaCppGenerator(
+        settings.model_path,
+        n_ctx=settings.n_ctx,
+        n_threads=settings.n_threads,
+        queue_size=settings.queue_size,
+    )

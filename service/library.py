@@ -1,0 +1,40 @@
+"""The service's view of the collections: one reader per collection, opened on demand.
+
+Each access checks ``CURRENT``, so a newly published version is served from
+the next request on, without a restart; requests already running finish on
+the version they started with.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from indexes import DataRoot, Embedder, FusionWeights, IndexError_, IndexReader
+from indexes.collections import CollectionInfo
+from service.errors import NotFound
+
+
+class Library:
+    def __init__(self, root: DataRoot, embedder: Embedder, weights: FusionWeights) -> None:
+        self._root = root
+        self._embedder = embedder
+        self._weights = weights
+        self._readers: dict[str, IndexReader] = {}
+        self._lock = threading.Lock()
+
+    def reader(self, name: str) -> IndexReader:
+        """The up-to-date reader of collection ``name``; ``NotFound`` if it has no index."""
+        with self._lock:
+            reader = self._readers.get(name)
+            if reader is None:
+                try:
+                    collection = self._root.existing(name)
+                except IndexError_ as exc:
+                    raise NotFound(f"unknown collection {name!r}") from exc
+                reader = IndexReader(collection.path, self._embedder, self._weights)
+                self._readers[name] = reader
+        reader.refresh()
+        return reader
+
+    def collections(self) -> list[CollectionInfo]:
+        return [c.info() for c in self._root.collections()]

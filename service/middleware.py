@@ -1,0 +1,99 @@
+"""ASGI middleware: request metrics, body size limit, JSON content type on writes."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.metrics import Metrics
+
+_JSON_WRITES = ("POST", "PUT", "PATCH")
+
+
+async def _reject(send: Send, status: int, code: str, message: str) -> None:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class GuardAndMeasure:
+    """Rejects oversized or non-JSON writes before routing, and times every request."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, max_body_bytes: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_and_record(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            problem = self._problem(scope)
+            if problem is not None:
+                await _reject(send_and_record, *problem)
+            else:
+                await self.app(scope, self._limited(receive), send_and_record)
+        finally:
+            route: Any = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            self.metrics.requests.labels(path, scope["method"], str(status["code"])).inc()
+            self.metrics.latency.labels(path).observe(time.perf_counter() - started)
+
+    def _problem(self, scope: Scope) -> tuple[int, str, str] | None:
+        if scope["method"] not in _JSON_WRITES:
+            return None
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > self.max_body_bytes:
+            return (
+                413,
+                "payload_too_large",
+                (f"request body of {length} bytes exceeds the limit of {self.max_body_bytes}"),
+            )
+        kind = headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/json":
+            return (
+                415,
+                "unsupported_media_type",
+                (f"expected Content-Type: application/json, got {kind or 'none'!r}"),
+            )
+        return None
+
+    def _limited(self, receive: Receive) -> Receive:
+        seen = {"bytes": 0}
+
+        async def limited() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                seen["bytes"] += len(message.get("body", b""))
+                if seen["bytes"] > self.max_body_bytes:
+                    raise _BodyTooLarge(self.max_body_bytes)
+            return message
+
+        return limited
+
+
+class _BodyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body exceeds the limit of {limit} bytes")

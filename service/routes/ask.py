@@ -1,0 +1,53 @@
+"""POST /v1/ask: a grounded, cited answer, whole or as server-sent events."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from service.answering import Question
+from service.deps import AnswererDep, MetricsDep, SettingsDep
+from service.generation.base import Message
+from service.routes.disconnect import unless_disconnected
+from service.schemas import AskRequest, AskResponse, ErrorBody
+from service.sse import answer_stream
+
+router = APIRouter(tags=["answers"])
+
+
+def wants_stream(body: AskRequest, request: Request) -> bool:
+    return body.stream or "text/event-stream" in request.headers.get("accept", "")
+
+
+@router.post(
+    "/v1/ask",
+    response_model=AskResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        404: {"model": ErrorBody},
+        422: {"model": ErrorBody},
+        503: {"model": ErrorBody},
+    },
+)
+async def ask(
+    body: AskRequest,
+    request: Request,
+    answerer: AnswererDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+) -> AskResponse | StreamingResponse:
+    question = Question(
+        text=body.question,
+        collection=body.collection or settings.collection,
+        top_k=body.top_k,
+        history=[Message(t.role, t.content) for t in body.history],
+    )
+    if wants_stream(body, request):
+        return StreamingResponse(
+            answer_stream(answerer, question),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    response = await unless_disconnected(request, answerer.answer(question))
+    metrics.answers.labels(mode=response.mode).inc()
+    return response

@@ -1,0 +1,28 @@
+"""GET /v1/collections: the courses this deployment serves."""
+
+from __future__ import annotations
+
+from anyio import to_thread
+from fastapi import APIRouter
+
+from service.deps import LibraryDep
+from service.schemas import CollectionPublic, CollectionsResponse
+
+router = APIRouter(tags=["collections"])
+
+
+@router.get("/v1/collections", response_model=CollectionsResponse)
+async def collections(library: LibraryDep) -> CollectionsResponse:
+    found = await to_thread.run_sync(library.collections)
+    return CollectionsResponse(
+        collections=[
+            CollectionPublic(
+                name=c.name,
+                documents=c.documents,
+                chunks=c.chunks,
+                version=c.version,
+                last_ingested=c.last_ingested,
+            )
+            for c in found
+        ]
+    )

@@ -1,0 +1,153 @@
+"""OpenAI-compatible chat completions and models; ``model`` names the collection.
+
+The last user message is the question and earlier messages are the
+history.  Citations ride as ``[n]`` markers in the text and in an extra
+``citations`` field; ``syllabus`` carries the mode and grounding.  A
+streamed completion sends the verified answer (after grounding, so a
+client never shows text that was then replaced) in small deltas.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Literal
+
+from anyio import to_thread
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.answering import Question
+from service.deps import AnswererDep, LibraryDep, MetricsDep
+from service.errors import ServiceError, ValidationFailed
+from service.generation.base import Message
+from service.routes.disconnect import unless_disconnected
+from service.schemas import MAX_HISTORY_TURNS, MAX_QUESTION_CHARS, AskResponse, ErrorBody
+from service.sse import error_payload
+
+router = APIRouter(tags=["openai"])
+_DELTA = re.compile(r"\S+\s*")
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    type: str
+    text: str = ""
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return " ".join(p.text for p in self.content if p.type == "text")
+        return self.content or ""
+
+
+class ChatCompletionRequest(BaseModel):
+    # OpenAI clients send many optional fields (temperature, top_p, n...); they are accepted.
+    model_config = ConfigDict(extra="ignore")
+    model: str = Field(min_length=1, max_length=64)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_HISTORY_TURNS * 2 + 2)
+    stream: bool = False
+
+
+def _question(body: ChatCompletionRequest) -> Question:
+    turns = [m for m in body.messages if m.role in ("user", "assistant")]
+    if not turns or turns[-1].role != "user" or not turns[-1].text().strip():
+        raise ValidationFailed("the last message must be a non-empty user message (the question)")
+    text = turns[-1].text().strip()
+    if len(text) > MAX_QUESTION_CHARS:
+        raise ValidationFailed(f"the question is longer than {MAX_QUESTION_CHARS} characters")
+    history = [Message(t.role, t.text()) for t in turns[:-1]]  # type: ignore[arg-type]
+    return Question(text=text, collection=body.model, history=history)
+
+
+def _extras(answer: AskResponse) -> dict[str, object]:
+    return {
+        "citations": [c.model_dump() for c in answer.citations],
+        "syllabus": {"mode": answer.mode, "grounding": answer.grounding.model_dump()},
+    }
+
+
+def _completion(answer: AskResponse, model: str) -> dict[str, object]:
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": answer.answer},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        **_extras(answer),
+    }
+
+
+def _chunk(cid: str, model: str, delta: dict[str, str], finish: str | None = None) -> str:
+    body = {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+
+async def _stream(answerer: AnswererDep, question: Question, model: str) -> AsyncIterator[str]:
+    cid = f"chatcmpl-{uuid.uuid4().hex}"
+    try:
+        answer = await answerer.answer(question)
+    except ServiceError as exc:
+        yield f"data: {json.dumps(error_payload(exc))}\n\n"
+        return
+    yield _chunk(cid, model, {"role": "assistant", "content": ""})
+    for piece in _DELTA.findall(answer.answer):
+        yield _chunk(cid, model, {"content": piece})
+    final = json.loads(_chunk(cid, model, {}, "stop")[len("data: ") :])
+    yield f"data: {json.dumps({**final, **_extras(answer)}, ensure_ascii=False)}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+@router.post(
+    "/v1/chat/completions",
+    responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}, 503: {"model": ErrorBody}},
+)
+async def chat_completions(
+    body: ChatCompletionRequest,
+    request: Request,
+    answerer: AnswererDep,
+    library: LibraryDep,
+    metrics: MetricsDep,
+) -> object:
+    question = _question(body)
+    await to_thread.run_sync(library.reader, question.collection)  # 404 before streaming starts
+    if body.stream:
+        return StreamingResponse(
+            _stream(answerer, question, body.model), media_type="text/event-stream"
+        )
+    answer = await unless_disconnected(request, answerer.answer(question))
+    metrics.answers.labels(mode=answer.mode).inc()
+    return _completion(answer, body.model)
+
+
+@router.get("/v1/models")
+async def models(library: LibraryDep) -> dict[str, object]:
+    found = await to_thread.run_sync(library.collections)
+    return {
+        "object": "list",
+        "data": [
+            {"id": c.name, "object": "model", "created": 0, "owned_by": "syllabus"} for c in found
+        ],
+    }

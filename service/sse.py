@@ -1,0 +1,32 @@
+"""Server-sent events: framing, and the answer stream as events."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+
+from service.answering import Answerer, Question
+from service.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+
+def frame(event: str, data: object) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def error_payload(exc: ServiceError) -> dict[str, object]:
+    return {"error": {"code": exc.code, "message": exc.message}}
+
+
+async def answer_stream(answerer: Answerer, question: Question) -> AsyncIterator[str]:
+    """``citations``, ``token``... and ``done``; or ``error`` if answering fails midway."""
+    try:
+        async for event in answerer.events(question):
+            yield frame(event.kind, event.data)
+    except ServiceError as exc:
+        yield frame("error", error_payload(exc))
+    except Exception:
+        log.exception("answer stream failed")
+        yield frame("error", {"error": {"code": "internal", "message": "answering failed"}})

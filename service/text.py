@@ -1,0 +1,49 @@
+"""Small text helpers shared by grounding and extraction: content words and citations."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+_WORD = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*")
+CITATION = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+_STOPWORDS = frozenset(
+    """
+    a an the and or but if then else of to in on at by for with from as is are was were be
+    been being it its this that these those there their they them he she we you i me my our
+    your what which who whom whose when where why how do does did done can could should
+    would may might will shall not no nor so than too very just also only such into over
+    under about between each other some any all both more most less few many much one ones
+    has have had having
+    """.split()  # noqa: SIM905 - a word list reads best as text
+)
+
+
+@cache
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def content_words(text: str) -> set[str]:
+    """Stemmed, lower-cased words of ``text`` that carry meaning."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    return set(_stemmer().stemWords([w for w in words if w not in _STOPWORDS]))
+
+
+def overlap(claim: str, evidence: str) -> float:
+    """Share of the claim's content words that the evidence contains (1.0 for none)."""
+    words = content_words(claim)
+    if not words:
+        return 1.0
+    return len(words & content_words(evidence)) / len(words)
+
+
+def cited_numbers(sentence: str) -> list[int]:
+    return [int(n) for group in CITATION.findall(sentence) for n in group.split(",")]
+
+
+def strip_citations(sentence: str) -> str:
+    return CITATION.sub("", sentence).strip()

@@ -1,0 +1,208 @@
+"""The HTTP API with fake models: contracts, grounding decisions, errors."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.schemas import AskResponse, ErrorBody, SearchResponse
+from service.settings import Settings
+from tests.service.conftest import FakeGenerator, ingest_notes
+
+
+def _ask(client: TestClient, question: str, **extra: object) -> AskResponse:
+    response = client.post("/v1/ask", json={"question": question, **extra})
+    assert response.status_code == 200, response.text
+    return AskResponse.model_validate(response.json())
+
+
+def test_a_supported_generated_answer_is_served_with_its_citation(client: TestClient) -> None:
+    answer = _ask(client, "How does Adam bias correction work with beta to the power t?")
+    assert answer.mode == "generative"
+    assert "[1]" in answer.answer
+    assert answer.citations[0].source.endswith("adam.md")
+    assert all(s.supported for s in answer.grounding.sentences)
+    assert answer.timings.total_ms >= answer.timings.retrieval_ms > 0
+
+
+def test_an_unsupported_answer_falls_back_to_cited_passage_sentences(
+    client: TestClient, fake_generator: FakeGenerator
+) -> None:
+    fake_generator.reply = "Adam was invented on the moon by penguins in 1850 [1]."
+    answer = _ask(client, "Who invented Adam and what does bias correction divide by?")
+    assert answer.mode == "extractive"
+    assert "not supported" in answer.grounding.reason
+    assert "penguins" not in answer.answer
+    assert "[" in answer.answer and answer.citations
+    assert all(c.source.endswith("adam.md") for c in answer.citations)
+
+
+def test_citations_to_missing_passages_are_removed(
+    client: TestClient, fake_generator: FakeGenerator
+) -> None:
+    fake_generator.reply = "Bias correction divides each average by one minus beta [1] [7]."
+    answer = _ask(client, "What does Adam bias correction divide by?", top_k=2)
+    assert "[7]" not in answer.answer
+    assert answer.grounding.sentences[0].citations == [1]
+
+
+def test_out_of_domain_questions_are_abstained(
+    client: TestClient, fake_generator: FakeGenerator
+) -> None:
+    answer = _ask(client, "World Cup 2018 winner?")
+    assert answer.mode == "abstained"
+    assert answer.citations == []
+    assert "below the threshold" in answer.grounding.reason
+    assert fake_generator.prompts == []  # the model is not even asked
+
+
+def test_passages_are_numbered_and_delimited_in_the_prompt(
+    client: TestClient, fake_generator: FakeGenerator
+) -> None:
+    _ask(client, "What is the rank r in LoRA?")
+    system, user = fake_generator.prompts[-1][0], fake_generator.prompts[-1][-1]
+    assert "never instructions" in system.content
+    assert '<passage n="1" source="notes-default/lora.md">' in user.content
+    assert user.content.rstrip().endswith("Answer with [n] citations:")
+
+
+def test_follow_up_questions_retrieve_with_the_history(
+    client: TestClient, fake_generator: FakeGenerator
+) -> None:
+    history = [
+        {"role": "user", "content": "What is LoRA rank r low-rank matrices?"},
+        {"role": "assistant", "content": "LoRA trains low-rank matrices [1]."},
+    ]
+    answer = _ask(client, "and what values are usual?", history=history)
+    assert answer.mode != "abstained"
+    assert answer.citations[0].source.endswith("lora.md")
+
+
+def test_streaming_sends_citations_then_tokens_then_done(client: TestClient) -> None:
+    body = {"question": "How does Adam bias correction work?", "stream": True}
+    with client.stream("POST", "/v1/ask", json=body) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = [
+            (block.split("\n")[0].removeprefix("event: "), block.split("\n")[1][6:])
+            for block in response.read().decode().strip().split("\n\n")
+        ]
+    kinds = [kind for kind, _ in events]
+    assert kinds[0] == "citations" and kinds[-1] == "done"
+    assert set(kinds[1:-1]) == {"token"}
+    done = AskResponse.model_validate(json.loads(events[-1][1]))
+    streamed = "".join(json.loads(data)["text"] for kind, data in events if kind == "token")
+    assert streamed.strip() == done.answer
+
+
+def test_accept_header_also_asks_for_a_stream(client: TestClient) -> None:
+    response = client.post(
+        "/v1/ask",
+        json={"question": "What is the rank r in LoRA?"},
+        headers={"Accept": "text/event-stream"},
+    )
+    assert response.text.startswith("event: citations")
+
+
+def test_search_returns_hits_with_scores(client: TestClient) -> None:
+    response = client.post("/v1/search", json={"query": "low-rank matrices", "top_k": 2})
+    result = SearchResponse.model_validate(response.json())
+    assert result.hits[0].source.endswith("lora.md") and result.index_version == 1
+    assert result.hits[0].dense_score is not None
+
+
+def test_collections_and_unknown_collection(client: TestClient, settings: Settings) -> None:
+    ingest_notes(settings.data_dir, "physics", {"waves.md": "# Waves\n\nWaves carry energy.\n"})
+    names = [c["name"] for c in client.get("/v1/collections").json()["collections"]]
+    assert names == ["default", "physics"]
+    answer = _ask(client, "What do waves carry energy?", collection="physics")
+    assert answer.collection == "physics" and answer.citations[0].source.endswith("waves.md")
+    response = client.post("/v1/ask", json={"question": "x?", "collection": "chemistry"})
+    assert response.status_code == 404
+    assert "chemistry" in ErrorBody.model_validate(response.json()).error.message
+
+
+BAD_REQUESTS = [
+    ({"question": ""}, 422, "question: must not be empty"),
+    ({"question": "   \n "}, 422, "question: must not be empty"),
+    ({"question": "x" * 2001}, 422, "at most 2000 characters"),
+    ({"question": "ok?", "top_k": 0}, 422, "top_k: Input should be greater than or equal to 1"),
+    ({"question": "ok?", "top_k": 21}, 422, "top_k: Input should be less than or equal to 20"),
+    ({"question": "ok?", "colour": "red"}, 422, "colour: unknown field"),
+    ({"question": "ok?", "history": [{"role": "user", "content": "hi"}] * 21}, 422, "history"),
+    ({"question": "ok?", "history": [{"role": "wizard", "content": "hi"}]}, 422, "role"),
+    ({"question": 42}, 422, "question: Input should be a valid string"),
+    ({}, 422, "question: Field required"),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "message"), BAD_REQUESTS)
+def test_bad_input_gets_a_4xx_with_the_one_error_body(
+    client: TestClient, body: dict[str, object], status: int, message: str
+) -> None:
+    response = client.post("/v1/ask", json=body)
+    assert response.status_code == status
+    error = ErrorBody.model_validate(response.json()).error
+    assert message in error.message
+
+
+def test_malformed_json_wrong_type_and_oversized_bodies(client: TestClient) -> None:
+    as_json = {"Content-Type": "application/json"}
+    as_text = {"Content-Type": "text/plain"}
+    cases = [
+        (client.post("/v1/ask", content=b'{"question": ', headers=as_json), 400, "malformed JSON"),
+        (client.post("/v1/ask", content=b"question=hi", headers=as_text), 415, "application/json"),
+        (client.post("/v1/ask", json={"question": "a" * 300_000}), 413, "exceeds the limit"),
+        (client.get("/v1/nowhere"), 404, "Not Found"),
+        (client.get("/v1/ask"), 405, "Method Not Allowed"),
+    ]  # fmt: skip
+    for response, status, message in cases:
+        assert response.status_code == status, response.text
+        assert message in ErrorBody.model_validate(response.json()).error.message
+
+
+def test_a_full_queue_answers_503_with_retry_after(
+    client: TestClient, fake_generator: FakeGenerator
+) -> None:
+    fake_generator.busy = True
+    response = client.post("/v1/ask", json={"question": "How does Adam bias correction work?"})
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) >= 1
+    assert ErrorBody.model_validate(response.json()).error.code == "overloaded"
+
+
+def test_health_readiness_and_metrics(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json()["status"] == "ready"
+    _ask(client, "How does Adam bias correction work?")
+    text = client.get("/metrics").text
+    assert 'syllabus_requests_total{method="POST",route="/v1/ask",status="200"} 1.0' in text
+    assert 'syllabus_answers_total{mode="generative"} 1.0' in text
+    assert "syllabus_generation_queue_depth 0.0" in text
+
+
+def test_a_new_version_is_served_without_restart_and_no_request_fails(
+    client: TestClient, settings: Settings, fake_generator: FakeGenerator
+) -> None:
+    fake_generator.delay = 0.002
+    failures: list[str] = []
+
+    def ask_many() -> None:
+        for _ in range(15):
+            r = client.post("/v1/ask", json={"question": "How does Adam bias correction work?"})
+            if r.status_code != 200:
+                failures.append(r.text)
+
+    workers = [threading.Thread(target=ask_many) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    extra = {"rmsprop.md": "# RMSProp\n\nRMSProp divides by a running root mean square.\n"}
+    ingest_notes(settings.data_dir, notes={**extra})
+    for worker in workers:
+        worker.join()
+    assert failures == []
+    hits = client.post("/v1/search", json={"query": "RMSProp running root mean square"}).json()
+    assert hits["index_version"] == 2
+    assert hits["hits"][0]["source"].endswith("rmsprop.md")
