@@ -131,14 +131,15 @@ def write_documents(articles: Iterable[Article], folder: Path) -> list[Path]:
     Files whose content is already right are left untouched, so that a cached
     index over the folder stays valid.
     """
+    articles = list(articles)
+    names = [article.document_name for article in articles]
+    if len(set(names)) != len(names):
+        raise ValueError("two articles map to the same file name")
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for article in articles:
-        path = folder / article.document_name
-        text = document_text(article)
+    for article, name in zip(articles, names, strict=True):
+        path, text = folder / name, document_text(article)
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
         written.append(path)
-    if len({p.name for p in written}) != len(written):
-        raise ValueError(f"two articles map to the same file name in {folder}")
     return written

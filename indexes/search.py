@@ -18,8 +18,8 @@ class FusionWeights:
     """How the two rankings are combined; measured on the SQuAD dev split (BENCHMARKS.md)."""
 
     dense: float = 1.0
-    lexical: float = 1.0
-    rrf_k: int = 60
+    lexical: float = 1.5
+    rrf_k: int = 10
     candidates: int = 50
 
 

@@ -154,7 +154,7 @@ class Answerer:
             )
             used = [c for c in citations if any(c.n in s.citations for s in verdict.sentences)]
             yield self._done(
-                run, verdict.text, "generative", verdict, reason, best, used or citations
+                run, verdict.text, "generative", verdict, reason, best, used
             )
             return
         reason = (

@@ -73,12 +73,21 @@ class GroundingChecker:
         checked = []
         for row, (text, cites) in enumerate(cleaned):
             scope = [n - 1 for n in cites] or list(range(len(passages)))
-            mask = np.isin(owner, scope)
-            dense = float(similarity[row][mask].max()) if mask.any() else 0.0
-            lexical = max(overlap(strip_citations(text), passages[i]) for i in scope)
-            support = round(max(dense, lexical), 4)
-            checked.append(CheckedSentence(text, cites, support, support >= self.threshold))
-        return Verdict(" ".join(t for t, _ in cleaned), checked)
+            support_by_passage = {
+                i: max(
+                    float(similarity[row][owner == i].max()),
+                    overlap(strip_citations(text), passages[i]),
+                )
+                for i in scope
+            }
+            best = max(support_by_passage, key=support_by_passage.__getitem__)
+            support = round(support_by_passage[best], 4)
+            supported = support >= self.threshold
+            if not cites and supported:
+                # An uncited but supported sentence gets the passage that supports it.
+                text, cites = f"{text} [{best + 1}]", [best + 1]
+            checked.append(CheckedSentence(text, cites, support, supported))
+        return Verdict(" ".join(c.text for c in checked), checked)
 
 
 def citations_in(answer: str) -> list[int]:

@@ -1,0 +1,60 @@
+"""Starting real server processes for tests: free ports, readiness, clean shutdown."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path, deadline_s: float) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"server at {url} not ready after {deadline_s}s:\n{log.read_text()[-3000:]}")
+
+
+@contextmanager
+def running(
+    args: list[str], ready_url: str, log: Path, env: Mapping[str, str] | None = None,
+    deadline_s: float = 180,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``args`` until the block ends, once ``ready_url`` answers 200."""
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            args, stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+        try:
+            wait_until_ready(ready_url, process, log, deadline_s)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def syllabus_serve(port: int) -> list[str]:
+    return [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
