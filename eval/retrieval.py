@@ -41,6 +41,7 @@ from indexes import (
     ChunkerParams,
     Embedder,
     FusionWeights,
+    IndexError_,
     IndexReader,
     SentenceTransformerEmbedder,
 )
@@ -266,7 +267,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     with tempfile.TemporaryDirectory() as scratch:
         args.workdir = Path(scratch) if args.no_cache else args.cache_dir
-        report = run(args)
+        try:
+            report = run(args)
+        except (squad.DatasetMissing, IndexError_) as exc:
+            sys.exit(f"error: {exc}")
     chosen, lat = report.chosen, report.latency
     sampled = " (a fixed sample)" if report.sampled else ""
     print(f"## SQuAD 2.0 {args.split}: {report.questions} answerable questions{sampled}\n")

@@ -20,11 +20,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path, deadline_s: float) -> None:
+def wait_until_ready(
+    url: str, process: subprocess.Popen[bytes], log: Path, deadline_s: float
+) -> None:
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(
+                f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}"
+            )
         try:
             if httpx.get(url, timeout=2).status_code == 200:
                 return
@@ -36,7 +40,10 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path, dead
 
 @contextmanager
 def running(
-    args: list[str], ready_url: str, log: Path, env: Mapping[str, str] | None = None,
+    args: list[str],
+    ready_url: str,
+    log: Path,
+    env: Mapping[str, str] | None = None,
     deadline_s: float = 180,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``args`` until the block ends, once ``ready_url`` answers 200."""
