@@ -153,9 +153,7 @@ class Answerer:
                 "generated sentences are supported by the passages"
             )
             used = [c for c in citations if any(c.n in s.citations for s in verdict.sentences)]
-            yield self._done(
-                run, verdict.text, "generative", verdict, reason, best, used
-            )
+            yield self._done(run, verdict.text, "generative", verdict, reason, best, used)
             return
         reason = (
             f"the generated answer was not supported ({ratio:.0%} of its sentences); "
