@@ -7,6 +7,7 @@ says "ignore previous instructions" is just text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from service.generation.base import Message
@@ -20,8 +21,19 @@ SYSTEM = (
 )
 
 
+# Chat-template control tokens (<|im_start|>, <|endoftext|>...) in a document or a
+# question would be tokenized as real control tokens; they are removed.
+_CONTROL_TOKEN = re.compile(r"<\|[^|<>]{1,40}\|>")
+
+
+def sanitize(text: str) -> str:
+    return _CONTROL_TOKEN.sub(" ", text)
+
+
 def _passage(n: int, source: str, text: str) -> str:
-    clean = text.replace("<passage", "&lt;passage").replace("</passage>", "&lt;/passage&gt;")
+    clean = (
+        sanitize(text).replace("<passage", "&lt;passage").replace("</passage>", "&lt;/passage&gt;")
+    )
     return f'<passage n="{n}" source="{source}">\n{clean}\n</passage>'
 
 
@@ -37,5 +49,6 @@ def build_messages(
         _passage(n, source, text[:max_passage_chars])
         for n, (source, text) in enumerate(passages, start=1)
     )
-    user = f"Passages:\n\n{blocks}\n\nQuestion: {question}\nAnswer with [n] citations:"
-    return [Message("system", SYSTEM), *history[-4:], Message("user", user)]
+    user = f"Passages:\n\n{blocks}\n\nQuestion: {sanitize(question)}\nAnswer with [n] citations:"
+    turns = [Message(m.role, sanitize(m.content)) for m in history[-4:]]
+    return [Message("system", SYSTEM), *turns, Message("user", user)]

@@ -198,6 +198,8 @@ class LlamaCppGenerator:
     async def aclose(self) -> None:
         """Stop the worker (the running request ends at its next token) and free the model."""
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
             for job in self._jobs:
                 job.cancelled.set()

@@ -70,6 +70,8 @@ class OpenAIGenerator:
 
     async def stream(self, messages: list[Message], params: GenerationParams) -> AsyncIterator[str]:
         """Yield the answer piece by piece; leaving early closes the connection."""
+        if self._client.is_closed:
+            raise GeneratorUnavailable(f"the client of {self._url} has been closed")
         if self._depth >= self._capacity:
             raise Overloaded(f"{self._depth} requests to {self._url} are already in flight")
         self._depth += 1

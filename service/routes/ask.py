@@ -7,6 +7,7 @@ from fastapi.responses import StreamingResponse
 
 from service.answering import Question
 from service.deps import AnswererDep, MetricsDep, SettingsDep
+from service.errors import Overloaded
 from service.generation.base import Message
 from service.routes.disconnect import unless_disconnected
 from service.schemas import AskRequest, AskResponse, ErrorBody
@@ -43,6 +44,10 @@ async def ask(
         history=[Message(t.role, t.content) for t in body.history],
     )
     if wants_stream(body, request):
+        generator = request.app.state.generator
+        if settings.generator == "embedded" and generator.queue_depth >= settings.queue_size:
+            # Refuse before the stream's 200 is sent, so the client sees a real 503.
+            raise Overloaded("the generation queue is full; retry shortly", retry_after=2)
         return StreamingResponse(
             answer_stream(answerer, question),
             media_type="text/event-stream",

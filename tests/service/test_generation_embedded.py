@@ -172,6 +172,7 @@ def test_a_full_queue_raises_overloaded(generator: LlamaCppGenerator) -> None:
 def test_a_closed_generator_refuses_new_requests() -> None:
     closing = LlamaCppGenerator(queue_size=1)
     asyncio.run(closing.aclose())
+    asyncio.run(closing.aclose())  # closing twice is harmless
 
     with pytest.raises(GeneratorUnavailable, match="shut down"):
         asyncio.run(collect(closing.stream(CAPITAL, GenerationParams())))

@@ -183,9 +183,10 @@ def test_too_many_waiting_requests_are_overloaded() -> None:
         with pytest.raises(Overloaded) as refused:
             await anext(streams[2])
         release.set()
-        assert [await running, await waiting] == ["ok", "ok"]
-        for stream in streams:
-            await stream.aclose()  # type: ignore[attr-defined]
+        assert await running == "ok"
+        await streams[0].aclose()  # type: ignore[attr-defined]  # frees the slot
+        assert await waiting == "ok"
+        await streams[1].aclose()  # type: ignore[attr-defined]
         await generator.aclose()
         return refused.value
 
@@ -193,3 +194,14 @@ def test_too_many_waiting_requests_are_overloaded() -> None:
 
     assert refused.status == 503
     assert "Retry-After" in refused.headers
+
+
+def test_a_closed_generator_is_unavailable() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=sse(delta("ok")))
+
+    generator = mocked(handler)
+    asyncio.run(generator.aclose())
+
+    with pytest.raises(GeneratorUnavailable, match="has been closed"):
+        asyncio.run(collect(generator))
