@@ -31,7 +31,7 @@ Strategy = Literal["auto", "generative", "extractive"]
 
 @dataclass(frozen=True, slots=True)
 class AnswerPolicy:
-    strategy: Strategy = "auto"
+    strategy: Strategy = "extractive"
     abstain_threshold: float = 0.28
     min_supported_ratio: float = 0.67
     max_answer_tokens: int = 192

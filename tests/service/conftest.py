@@ -70,7 +70,9 @@ def ingest_notes(
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "collections", abstain_threshold=0.2)
+    return Settings(
+        data_dir=tmp_path / "collections", abstain_threshold=0.2, answer_strategy="auto"
+    )
 
 
 @pytest.fixture
