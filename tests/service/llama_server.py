@@ -10,7 +10,6 @@ CPUs that have AMX.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,8 @@ from typing import IO
 
 import httpx
 
+from tests.servers import free_port, stop
+
 PROJECT = Path(__file__).resolve().parents[2]
 
 
@@ -33,13 +34,6 @@ class LlamaServer:
     base_url: str
     model: str
     process: subprocess.Popen[bytes]
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager
@@ -67,7 +61,7 @@ def start_llama_server(
             _wait_ready(base_url, process, log, ready_within)
             yield LlamaServer(base_url=base_url, model=model.stem, process=process)
         finally:
-            _stop(process)
+            stop(process)
 
 
 def _wait_ready(
@@ -84,15 +78,6 @@ def _wait_ready(
             pass  # not listening yet
         time.sleep(0.25)
     raise RuntimeError(f"llama server not ready within {within:g} s:\n{_tail(log)}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def _tail(log: IO[bytes], size: int = 4000) -> str:
