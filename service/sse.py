@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from service.answering import Answerer, Question
 from service.errors import ServiceError
@@ -20,10 +20,17 @@ def error_payload(exc: ServiceError) -> dict[str, object]:
     return {"error": {"code": exc.code, "message": exc.message}}
 
 
-async def answer_stream(answerer: Answerer, question: Question) -> AsyncIterator[str]:
-    """``citations``, ``token``... and ``done``; or ``error`` if answering fails midway."""
+async def answer_stream(
+    answerer: Answerer, question: Question, on_done: Callable[[str], None]
+) -> AsyncIterator[str]:
+    """``citations``, ``token``... and ``done``; or ``error`` if answering fails midway.
+
+    ``on_done`` receives the final answer's mode (for the metrics).
+    """
     try:
         async for event in answerer.events(question):
+            if event.kind == "done":
+                on_done(str(event.data["mode"]))
             yield frame(event.kind, event.data)
     except ServiceError as exc:
         yield frame("error", error_payload(exc))

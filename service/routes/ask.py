@@ -49,7 +49,7 @@ async def ask(
             # Refuse before the stream's 200 is sent, so the client sees a real 503.
             raise Overloaded("the generation queue is full; retry shortly", retry_after=2)
         return StreamingResponse(
-            answer_stream(answerer, question),
+            answer_stream(answerer, question, lambda mode: metrics.answers.labels(mode=mode).inc()),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

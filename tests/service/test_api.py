@@ -223,3 +223,8 @@ def test_a_full_queue_refuses_a_stream_before_it_starts(
     body = {"question": "How does Adam bias correction work?", "stream": True}
     response = client.post("/v1/ask", json=body)
     assert response.status_code == 503 and "Retry-After" in response.headers
+
+
+def test_streamed_answers_are_counted_by_mode(client: TestClient) -> None:
+    client.post("/v1/ask", json={"question": "What is the rank r in LoRA?", "stream": True})
+    assert 'syllabus_answers_total{mode="' in client.get("/metrics").text
