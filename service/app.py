@@ -75,8 +75,6 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> Response:
-        if "request body exceeds" in str(exc):
-            return _error(413, "payload_too_large", str(exc))
         log.exception("unhandled error")
         return _error(500, "internal", "internal error; the server log has the details")
 

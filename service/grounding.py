@@ -16,7 +16,7 @@ import numpy as np
 
 from indexes import Embedder
 from ingest.sentences import split_sentences
-from service.text import CITATION, cited_numbers, overlap, strip_citations
+from service.text import CITATION, overlap, strip_citations
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +88,3 @@ class GroundingChecker:
                 text, cites = f"{text} [{best + 1}]", [best + 1]
             checked.append(CheckedSentence(text, cites, support, supported))
         return Verdict(" ".join(c.text for c in checked), checked)
-
-
-def citations_in(answer: str) -> list[int]:
-    seen: list[int] = []
-    for n in cited_numbers(answer):
-        if n not in seen:
-            seen.append(n)
-    return seen

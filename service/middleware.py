@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.metrics import Metrics
@@ -94,6 +95,8 @@ class GuardAndMeasure:
         return limited
 
 
-class _BodyTooLarge(Exception):
+class _BodyTooLarge(HTTPException):
+    """Raised while the body is read, for bodies sent without a Content-Length."""
+
     def __init__(self, limit: int) -> None:
-        super().__init__(f"request body exceeds the limit of {limit} bytes")
+        super().__init__(413, f"request body exceeds the limit of {limit} bytes")

@@ -41,9 +41,5 @@ def overlap(claim: str, evidence: str) -> float:
     return len(words & content_words(evidence)) / len(words)
 
 
-def cited_numbers(sentence: str) -> list[int]:
-    return [int(n) for group in CITATION.findall(sentence) for n in group.split(",")]
-
-
 def strip_citations(sentence: str) -> str:
     return CITATION.sub("", sentence).strip()

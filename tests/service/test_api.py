@@ -228,3 +228,16 @@ def test_a_full_queue_refuses_a_stream_before_it_starts(
 def test_streamed_answers_are_counted_by_mode(client: TestClient) -> None:
     client.post("/v1/ask", json={"question": "What is the rank r in LoRA?", "stream": True})
     assert 'syllabus_answers_total{mode="' in client.get("/metrics").text
+
+
+def test_a_body_without_content_length_is_still_limited(client: TestClient) -> None:
+    def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"question": "'
+        for _ in range(600):
+            yield b"a" * 500
+        yield b'"}'
+
+    headers = {"Content-Type": "application/json"}
+    response = client.post("/v1/ask", content=chunks(), headers=headers)
+    assert response.status_code == 413
+    assert ErrorBody.model_validate(response.json()).error.code == "payload_too_large"
