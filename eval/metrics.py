@@ -10,6 +10,7 @@ Only answerable questions belong in these averages.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -85,3 +86,37 @@ def summary(ranks: Sequence[int | None]) -> dict[str, float]:
     metrics = {f"hit@{k}": hit_at(ranks, k) for k in HIT_KS}
     metrics[f"mrr@{MRR_K}"] = mrr_at(ranks, MRR_K)
     return metrics
+
+
+def recall_at(found: int, total: int) -> float:
+    """Share of the ``total`` gold units (chunks, sources or answers) found; 0 for none."""
+    return min(found, total) / total if total else 0.0
+
+
+def reciprocal_rank(relevance: Sequence[bool], k: int = MRR_K) -> float:
+    """1/rank of the first relevant passage within the top ``k``, else 0."""
+    for rank, relevant in enumerate(relevance[:k], start=1):
+        if relevant:
+            return 1.0 / rank
+    return 0.0
+
+
+def ndcg_at(relevance: Sequence[bool], k: int, n_relevant: int) -> float:
+    """Binary-gain nDCG@k: DCG of the ranking over that of ``n_relevant`` relevant
+    passages ranked first (``n_relevant`` is raised to the relevant ones seen)."""
+    gains = [float(r) for r in relevance[:k]]
+    dcg = sum(g / math.log2(rank + 1) for rank, g in enumerate(gains, start=1))
+    ideal_count = min(k, max(n_relevant, int(sum(gains))))
+    ideal = sum(1.0 / math.log2(rank + 1) for rank in range(1, ideal_count + 1))
+    return dcg / ideal if ideal else 0.0
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) with linear interpolation between ranks."""
+    if not values:
+        raise ValueError("no values")
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

@@ -123,3 +123,12 @@ def choose_threshold(rows: Sequence[ThresholdRow], min_answered: float) -> Thres
 def mean(values: Sequence[float]) -> float:
     """Arithmetic mean, 0.0 for no values."""
     return sum(values) / len(values) if values else 0.0
+
+
+def squad_v2_scores(prediction: str, golds: Sequence[str]) -> tuple[float, float]:
+    """Exact match and F1 as SQuAD 2.0 scores them: with no gold answer, only an empty
+    prediction (an abstention) is right."""
+    if not any(normalise_answer(g) for g in golds):
+        right = float(not normalise_answer(prediction))
+        return right, right
+    return exact_match(prediction, golds), token_f1(prediction, golds)

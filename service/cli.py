@@ -14,12 +14,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from eval import cli as eval_cli
 from indexes import DataRoot, IndexError_, IndexReader, SentenceTransformerEmbedder
 from indexes.embedder import EmbedderUnavailable
 from ingest import IngestReport, Pipeline
 from service.settings import Settings
 
 app = typer.Typer(help="Syllabus: grounded answers from course materials.", no_args_is_help=True)
+app.add_typer(eval_cli.app, name="eval")
 out = Console()
 err = Console(stderr=True)
 

@@ -11,6 +11,7 @@ from eval.qa_metrics import (
     exact_match,
     mean,
     normalise_answer,
+    squad_v2_scores,
     strip_citations,
     sweep,
     token_f1,
@@ -89,3 +90,12 @@ def test_choose_threshold_respects_the_answered_floor_and_prefers_lower_ties() -
 def test_mean_of_nothing_is_zero() -> None:
     assert mean([]) == 0.0
     assert mean([1.0, 2.0]) == 1.5
+
+
+def test_squad_v2_scores_a_no_answer_question_right_only_when_abstained() -> None:
+    assert squad_v2_scores("", []) == (1.0, 1.0)
+    assert squad_v2_scores("Paris [1].", []) == (0.0, 0.0)
+    assert squad_v2_scores("", ["Paris"]) == (0.0, 0.0)
+    em, f1 = squad_v2_scores("It is Paris [1].", ["Paris"])
+    assert em == 0.0
+    assert f1 == pytest.approx(2 * (1 / 3) / (1 + 1 / 3))  # it is paris vs paris: P 1/3, R 1

@@ -1,0 +1,148 @@
+"""The service under evaluation, reached through its HTTP API.
+
+One client serves both ways of running: over the network against a running
+service (``--url``; answers are streamed and timed as a learner's browser
+would see them), or in process, where the same app is called through an
+ASGI transport (answers come whole; first-token and total times are the
+service's own).  Either way the questions take the service's code path.
+
+Per question: ``POST /v1/search`` (top 10, for the retrieval metrics and the
+full text of the passages) and ``POST /v1/ask``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from eval.scoring import Observation, Passage
+
+SEARCH_K = 10
+
+
+Timings = dict[str, float | None]
+
+
+class TargetError(RuntimeError):
+    """The service refused or failed a request; the message says how."""
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:200] or response.reason_phrase
+
+
+async def _sse(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str, Any]]:
+    """``(event, data)`` pairs from a server-sent event stream."""
+    event, data = "message", []
+    async for line in lines:
+        if line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+        elif not line and data:
+            yield event, json.loads("\n".join(data))
+            event, data = "message", []
+
+
+def _passage(hit: dict[str, Any], text: str | None = None) -> Passage:
+    return Passage(
+        chunk_id=hit["chunk_id"],
+        source=hit["source"],
+        text=text if text is not None else hit.get("text", hit.get("snippet", "")),
+        page=hit.get("page"),
+        score=float(hit.get("score", 0.0)),
+        dense_score=hit.get("dense_score"),
+    )
+
+
+def observation(
+    answer: dict[str, Any], hits: list[dict[str, Any]], timings: Timings
+) -> Observation:
+    """An ``/v1/ask`` response and the search hits as an :class:`Observation`."""
+    texts = {h["chunk_id"]: h["text"] for h in hits}
+    grounding = answer["grounding"]
+    cited = [_passage(c, texts.get(c["chunk_id"])) for c in answer["citations"]]
+    return Observation(
+        answer=answer["answer"],
+        mode=answer["mode"],
+        reason=grounding["reason"],
+        cited=cited,
+        retrieved=[_passage(h) for h in hits],
+        supported=[s["supported"] for s in grounding["sentences"]],
+        best_score=grounding["best_passage_score"],
+        abstain_threshold=grounding["abstain_threshold"],
+        timings=timings,
+    )
+
+
+class Target:
+    """Asks a Syllabus service; ``streamed`` times answers on the client side."""
+
+    def __init__(self, http: httpx.AsyncClient, collection: str, *, streamed: bool) -> None:
+        self._http = http
+        self.collection = collection
+        self.streamed = streamed
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = await self._http.post(path, json=body)
+        if response.status_code != 200:
+            raise TargetError(f"{path}: {response.status_code} {_error_message(response)}")
+        payload: dict[str, Any] = response.json()
+        return payload
+
+    async def search(self, question: str) -> tuple[list[dict[str, Any]], float]:
+        started = time.perf_counter()
+        body = {"query": question, "top_k": SEARCH_K, "collection": self.collection}
+        hits = (await self._post("/v1/search", body))["hits"]
+        return hits, (time.perf_counter() - started) * 1000
+
+    async def ask(self, question: str, top_k: int) -> tuple[dict[str, Any], Timings]:
+        """The final answer and its timings (ms)."""
+        body = {"question": question, "top_k": top_k, "collection": self.collection}
+        if not self.streamed:
+            answer = await self._post("/v1/ask", body)
+            return answer, dict(answer["timings"])
+        return await self._ask_streamed(body | {"stream": True})
+
+    async def _ask_streamed(self, body: dict[str, Any]) -> tuple[dict[str, Any], Timings]:
+        started = time.perf_counter()
+        first: float | None = None
+        async with self._http.stream("POST", "/v1/ask", json=body) as response:
+            if response.status_code != 200:
+                await response.aread()
+                raise TargetError(f"/v1/ask: {response.status_code} {_error_message(response)}")
+            async for event, data in _sse(response.aiter_lines()):
+                if event == "token" and first is None:
+                    first = (time.perf_counter() - started) * 1000
+                elif event == "error":
+                    raise TargetError(f"/v1/ask stream: {data['error']['message']}")
+                elif event == "done":
+                    timings = {
+                        "retrieval_ms": data["timings"]["retrieval_ms"],
+                        "first_token_ms": first,
+                        "total_ms": (time.perf_counter() - started) * 1000,
+                    }
+                    return data, timings
+        raise TargetError("/v1/ask stream ended without a final answer")
+
+    async def observe(self, question: str, top_k: int) -> Observation:
+        hits, search_ms = await self.search(question)
+        answer, timings = await self.ask(question, top_k)
+        return observation(answer, hits, timings | {"search_ms": search_ms})
+
+    async def describe(self) -> dict[str, Any]:
+        """The collection as the service lists it (documents, chunks, index version)."""
+        response = await self._http.get("/v1/collections")
+        if response.status_code != 200:
+            raise TargetError(f"/v1/collections: {response.status_code}")
+        for entry in response.json()["collections"]:
+            if entry["name"] == self.collection:
+                return dict(entry)
+        raise TargetError(f"the service has no collection {self.collection!r}")
