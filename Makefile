@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 SYLLABUS := $(VENV)/bin/syllabus
+# The browser tests drive Debian's chromium through Playwright (no Playwright browser download).
+CHROMIUM := /usr/bin/chromium
 # The CPU build of PyTorch; installed first so nothing pulls CUDA packages.
 TORCH := torch==2.13.0
 # Keep llama.cpp portable across CPUs of the same architecture.
@@ -42,7 +44,11 @@ lint: install-dev
 typecheck: install-dev
 	$(VENV)/bin/mypy
 
-pytest: install-dev
+$(CHROMIUM):
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+pytest: install-dev $(CHROMIUM)
 	$(VENV)/bin/pytest
 
 test: lint typecheck pytest

@@ -25,8 +25,8 @@ from service.generation.factory import build_generator
 from service.grounding import GroundingChecker
 from service.library import Library
 from service.metrics import Metrics
-from service.middleware import GuardAndMeasure
-from service.routes import ask, collections, health, openai, search
+from service.middleware import CrossOrigin, GuardAndMeasure
+from service.routes import ask, collections, health, openai, search, widget
 from service.routes.disconnect import ClientGone
 from service.settings import Settings
 
@@ -130,7 +130,11 @@ def create_app(
     app.state.metrics = metrics
     app.state.answerer = None
     _install_error_handlers(app)
-    for module in (ask, search, openai, collections, health):
+    for module in (ask, search, openai, collections, health, widget):
         app.include_router(module.router)
     app.add_middleware(GuardAndMeasure, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        # Outermost, so that errors raised inside carry the CORS headers too and the
+        # widget can read them; with no origins, no CORS headers: same-origin only.
+        app.add_middleware(CrossOrigin, origins=settings.cors_origins)
     return app

@@ -1,12 +1,16 @@
-"""ASGI middleware: request metrics, body size limit, JSON content type on writes."""
+"""ASGI middleware: request metrics, body size limit, JSON content type on writes, CORS."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.metrics import Metrics
@@ -100,3 +104,42 @@ class _BodyTooLarge(HTTPException):
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"request body exceeds the limit of {limit} bytes")
+
+
+class CrossOrigin(CORSMiddleware):
+    """Cross-origin calls from the configured origins only (the embedded chat widget).
+
+    Starlette does the CORS work; a refused preflight answers with the service's
+    JSON error body instead of plain text.
+    """
+
+    def __init__(self, app: ASGIApp, origins: Sequence[str]) -> None:
+        super().__init__(
+            app,
+            allow_origins=list(origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "Accept"],
+            # The widget reads Retry-After to tell the learner how long to wait.
+            expose_headers=["Retry-After"],
+            # A public course page may embed a Syllabus that runs on a private network;
+            # only the listed origins get through either way.
+            allow_private_network=True,
+            max_age=600,
+        )
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        refused = bytes(response.body).decode().removeprefix("Disallowed CORS ")
+        message = f"cross-origin request from {request_headers['origin']} refused"
+        body = {
+            "error": {
+                "code": "cross_origin_refused",
+                "message": f"{message} ({refused} not allowed)",
+            }
+        }
+        kept = {
+            k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")
+        }
+        return JSONResponse(body, status_code=403, headers=kept)

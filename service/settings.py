@@ -5,16 +5,19 @@ Every setting has a working default; the CLI's flags override them.
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from indexes import ChunkerParams, FusionWeights
 from indexes.embedder import DEFAULT_MODEL
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+_ORIGIN = re.compile(r"https?://[^\s/?#@]+")
 
 
 class Settings(BaseSettings):
@@ -103,6 +106,31 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         262_144, ge=1024, description="Largest accepted request body, in bytes."
     )
+    # NoDecode: the variable is a comma-separated list, not JSON (JSON is accepted too).
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins (scheme://host[:port]) whose pages may call the API, "
+        "comma-separated; none: same-origin only.",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, origins: list[str]) -> list[str]:
+        # Browsers send the origin lower-cased and without a trailing slash.
+        cleaned = [origin.strip().rstrip("/").lower() for origin in origins]
+        wrong = [origin for origin in cleaned if not _ORIGIN.fullmatch(origin)]
+        if wrong:
+            raise ValueError(f"not an origin (scheme://host[:port]): {', '.join(wrong)}")
+        return cleaned
 
     def chunker(self) -> ChunkerParams:
         return ChunkerParams(chunk_tokens=self.chunk_tokens, overlap_tokens=self.overlap_tokens)

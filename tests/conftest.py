@@ -1,4 +1,5 @@
-"""Shared fixtures: isolation of settings, a deterministic fake embedder, the real one."""
+"""Shared fixtures: isolation of settings, a deterministic fake embedder, the real one,
+and the demo corpus indexed with it."""
 
 from __future__ import annotations
 
@@ -7,10 +8,15 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 import pytest
+
+if TYPE_CHECKING:
+    from indexes import IndexReader
+    from ingest import IngestReport
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT.parent / "shared"
@@ -78,3 +84,24 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.fail(f"these tests read ../shared in place, and it is absent at {SHARED}")
     return SHARED
+
+
+def build_index(
+    embedder: object, paths: list[Path], index: Path
+) -> tuple[IndexReader, IngestReport]:
+    """Ingest ``paths`` into a new index with the default settings."""
+    from indexes import IndexReader
+    from ingest import Pipeline
+    from service.settings import Settings
+
+    settings = Settings()
+    report = Pipeline(embedder, settings.chunker()).run(paths, index)  # type: ignore[arg-type]
+    return IndexReader(index, embedder, settings.fusion()), report  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def demo_index(
+    real_embedder: object, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[IndexReader, IngestReport]:
+    """``corpus/`` indexed with the real embedder, once per session; copy it to change it."""
+    return build_index(real_embedder, [DEMO_CORPUS], tmp_path_factory.mktemp("demo") / "index")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -70,3 +71,20 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 def syllabus_serve(port: int) -> list[str]:
     return [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
+
+
+@contextmanager
+def serving(
+    collections: Mapping[str, Path], home: Path, env: Mapping[str, str] | None = None
+) -> Iterator[str]:
+    """`syllabus serve` in its own process over copies of the given index directories.
+
+    ``collections`` maps collection names to built indexes; yields the base URL.
+    """
+    for name, index in collections.items():
+        shutil.copytree(index, home / "collections" / name)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {"SYLLABUS_DATA_DIR": str(home / "collections"), **(env or {})}
+    with running(syllabus_serve(port), f"{url}/readyz", home / "server.log", env):
+        yield url

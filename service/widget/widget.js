@@ -1,0 +1,680 @@
+/*
+ * Syllabus chat widget. A course page embeds it with one tag:
+ *
+ *   <script src="https://HOST/widget.js" data-api="https://HOST" async></script>
+ *
+ * Plain JavaScript: no dependencies, no build step. The widget lives in a shadow
+ * root, so its styles and the page's do not meet. Everything that comes from the
+ * service (answers, titles, snippets) is inserted as text, never parsed as HTML.
+ */
+(() => {
+  "use strict";
+
+  // A page that includes the tag twice still gets one widget.
+  const MOUNTED = Symbol.for("syllabus-chat");
+  const script = document.currentScript || document.querySelector('script[src$="/widget.js"]');
+  if (!script || window[MOUNTED]) return;
+  window[MOUNTED] = true;
+
+  const HISTORY_TURNS = 10; // question-answer pairs: the API accepts 20 messages
+  const TURN_CHARS = 8000;
+  const QUESTION_CHARS = 2000;
+  const DEFAULT_ACCENT = "#1d4ed8";
+  const SVG = "http://www.w3.org/2000/svg";
+  const CHAT_ICON = ["M21 12a8 8 0 0 1-11.6 7.1L4 20l1-4.6A8 8 0 1 1 21 12z"];
+  const SEND_ICON = ["M5 12h14", "M13 6l6 6-6 6"];
+  const UNREACHABLE = "Could not reach the course assistant. Check your connection and try again.";
+  const INTERRUPTED = "The answer was interrupted before it finished.";
+  const NOTE = "Answers come only from the course materials: check the sources.";
+  const GARBLED = "Something went wrong while reading the answer. Please try again.";
+
+  function readConfig(tag) {
+    const data = tag.dataset;
+    const src = new URL(tag.src, location.href);
+    const api = new URL(data.api || src.origin, location.href).href;
+    return {
+      api: api.replace(/\/+$/, ""),
+      styles: new URL("widget.css", src).href,
+      title: data.title || "Ask the course",
+      collection: data.collection || null,
+      left: data.position === "bottom-left",
+      accent: data.accent && CSS.supports("color", data.accent) ? data.accent : DEFAULT_ACCENT,
+      greeting:
+        data.greeting ??
+        "Ask a question about the course materials. Answers quote the passages they come from.",
+      placeholder: data.placeholder || "Ask a question…",
+      showSources: data.showSources !== "false",
+    };
+  }
+
+  /* DOM helpers: children are appended as nodes or text, never as markup. */
+
+  function h(tag, attributes = {}, ...children) {
+    const element = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes)) {
+      if (typeof value === "function") element.addEventListener(name.slice(2), value);
+      else if (value === true) element.setAttribute(name, "");
+      else if (value !== false && value != null) element.setAttribute(name, String(value));
+    }
+    element.append(...children.filter((child) => child != null && child !== false));
+    return element;
+  }
+
+  function icon(paths) {
+    const svg = document.createElementNS(SVG, "svg");
+    const attributes = {
+      viewBox: "0 0 24 24",
+      fill: "none",
+      stroke: "currentColor",
+      "stroke-width": "2",
+      "stroke-linecap": "round",
+      "stroke-linejoin": "round",
+      "aria-hidden": "true",
+      focusable: "false",
+    };
+    for (const [name, value] of Object.entries(attributes)) svg.setAttribute(name, value);
+    for (const d of paths) {
+      const path = document.createElementNS(SVG, "path");
+      path.setAttribute("d", d);
+      svg.append(path);
+    }
+    return svg;
+  }
+
+  /* Colours: text on the accent is white or near-black, whichever reads better. */
+
+  function luminance(hex) {
+    const channels = [0, 2, 4].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255);
+    const linear = (c) => (c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+    const [r, g, b] = channels.map(linear);
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  }
+
+  function textOn(accent) {
+    const context = document.createElement("canvas").getContext("2d");
+    if (!context) return "#ffffff";
+    context.fillStyle = accent;
+    const hex = /^#([0-9a-f]{6})$/i.exec(context.fillStyle);
+    if (!hex) return "#ffffff";
+    const light = luminance(hex[1]);
+    return 1.05 / (light + 0.05) >= (light + 0.05) / 0.0556 ? "#ffffff" : "#111111";
+  }
+
+  /* Server-sent events from a fetch body: "event: NAME\ndata: JSON\n\n" frames. */
+
+  function parseFrame(frame) {
+    let event = "message";
+    const data = [];
+    for (const line of frame.split("\n")) {
+      const colon = line.indexOf(":");
+      if (colon === 0) continue;
+      const field = colon < 0 ? line : line.slice(0, colon);
+      const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+      if (field === "event") event = value;
+      else if (field === "data") data.push(value);
+    }
+    return data.length ? { event, data: JSON.parse(data.join("\n")) } : null;
+  }
+
+  async function readEvents(body, onEvent) {
+    const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        // A "\r" at the end of a chunk may be the first half of "\r\n": keep it for later.
+        buffer = (buffer + value).replace(/\r\n|\r(?!$)/g, "\n");
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const parsed = parseFrame(buffer.slice(0, end));
+          buffer = buffer.slice(end + 2);
+          if (parsed) onEvent(parsed.event, parsed.data);
+        }
+      }
+    } finally {
+      // Stops the download when onEvent throws (an `error` event) or the caller gives up.
+      reader.cancel().catch(() => {});
+    }
+  }
+
+  /* Errors: every failure becomes a sentence a learner can act on. */
+
+  class Problem extends Error {
+    constructor(message, wait = false) {
+      super(message);
+      this.wait = wait;
+    }
+  }
+
+  function sentence(text) {
+    return /[.!?]$/.test(text) ? text : `${text}.`;
+  }
+
+  function busy(retryAfter) {
+    const seconds = Number.parseInt(retryAfter ?? "", 10);
+    const pause =
+      seconds > 0 && seconds <= 600 ? `${seconds} second${seconds === 1 ? "" : "s"}` : "a moment";
+    const message = `The assistant is busy right now. Please wait ${pause} and try again.`;
+    return new Problem(message, true);
+  }
+
+  function fromErrorBody(error, fallback) {
+    // The service's one error body: {"error": {"code": ..., "message": ...}}.
+    if (error && error.code === "overloaded") return busy(null);
+    const message = error && typeof error.message === "string" ? error.message : fallback;
+    return new Problem(sentence(`The assistant could not answer: ${message}`));
+  }
+
+  async function failure(response) {
+    if (response.status === 429 || response.status === 503) {
+      return busy(response.headers.get("Retry-After"));
+    }
+    let body = null;
+    try {
+      body = await response.json();
+    } catch {
+      // Not the service's JSON error body (a proxy's error page, say).
+    }
+    return fromErrorBody(body && body.error, `the server answered ${response.status}`);
+  }
+
+  function describe(error) {
+    if (error instanceof Problem) return { text: error.message, wait: error.wait };
+    // fetch and stream reads fail with a TypeError when the network does.
+    return { text: error instanceof TypeError ? UNREACHABLE : GARBLED, wait: false };
+  }
+
+  /* Sources */
+
+  function webAddress(source) {
+    try {
+      const url = new URL(source);
+      return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
+    } catch {
+      return null;
+    }
+  }
+
+  function sectionOf(cite) {
+    const path = (cite.heading_path || []).map(String).filter(Boolean);
+    if (path[0] === String(cite.title)) path.shift();
+    return path;
+  }
+
+  function chipLines(cite) {
+    const section = sectionOf(cite);
+    const place = [section[section.length - 1], cite.page == null ? null : `page ${cite.page}`];
+    return [String(cite.title), place.filter(Boolean).join(", ")];
+  }
+
+  function sourceDetail(cite) {
+    const meta = [...sectionOf(cite)];
+    if (cite.page != null) meta.push(`page ${cite.page}`);
+    meta.push(String(cite.source));
+    const url = webAddress(String(cite.source));
+    return [
+      h("p", { class: "source-title" }, `[${cite.n}] ${cite.title}`),
+      h("p", { class: "source-meta" }, meta.join(" · ")),
+      h("blockquote", { class: "snippet" }, String(cite.snippet ?? "")),
+      url && h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, "Open the source"),
+    ];
+  }
+
+  /* One question and its answer in the conversation. */
+
+  let views = 0;
+
+  class TurnView {
+    constructor(widget, turn) {
+      this.widget = widget;
+      this.turn = turn;
+      this.id = `syllabus-turn-${++views}`;
+      this.bot = h("div", { class: "msg bot" });
+      this.element = h(
+        "div",
+        { class: "turn" },
+        h("p", { class: "msg user" }, h("span", { class: "sr-only" }, "You: "), turn.question),
+        this.bot,
+      );
+      this.openSource = null;
+      this.render();
+    }
+
+    render() {
+      const { turn } = this;
+      this.element.dataset.status = turn.status;
+      this.element.dataset.mode = turn.mode || "";
+      this.bot.className = "msg bot";
+      if (turn.status === "error") this.renderError();
+      else if (turn.status === "done" && turn.mode === "abstained") this.renderAbstained();
+      else if (turn.status === "done") this.renderAnswer(turn.citations, true);
+      else if (turn.answer) this.renderAnswer(turn.retrieved || [], false);
+      else this.bot.replaceChildren(this.typing());
+    }
+
+    typing() {
+      return h(
+        "span",
+        { class: "typing" },
+        h("span", { class: "sr-only" }, "Answering…"),
+        h("span", { "aria-hidden": "true" }),
+        h("span", { "aria-hidden": "true" }),
+        h("span", { "aria-hidden": "true" }),
+      );
+    }
+
+    renderAnswer(citations, final) {
+      const shown = this.widget.config.showSources ? citations : [];
+      const byNumber = new Map(shown.map((cite) => [Number(cite.n), cite]));
+      const answer = h("p", { class: "answer" });
+      for (const part of String(this.turn.answer).split(/(\[\d+\])/)) {
+        const cite = byNumber.get(Number(/^\[(\d+)\]$/.exec(part)?.[1]));
+        if (cite) answer.append(this.marker(cite));
+        else if (part) answer.append(part);
+      }
+      this.detail = h("div", { class: "source", id: `${this.id}-source`, hidden: true });
+      this.chips = final && shown.length ? this.chipList(shown) : null;
+      this.openSource = null;
+      this.bot.replaceChildren(answer, this.chips, this.detail);
+    }
+
+    marker(cite) {
+      // Mouse users click the marker; keyboard users reach the same source by its chip.
+      return h(
+        "button",
+        {
+          class: "ref",
+          type: "button",
+          tabindex: "-1",
+          title: String(cite.title),
+          "aria-label": `Source ${cite.n}`,
+          onclick: () => this.show(cite),
+        },
+        String(cite.n),
+      );
+    }
+
+    chipList(citations) {
+      const list = h("ul", { class: "chips", "aria-label": "Sources" });
+      for (const cite of citations) {
+        const [title, place] = chipLines(cite);
+        const chip = h(
+          "button",
+          {
+            class: "chip",
+            type: "button",
+            "aria-expanded": "false",
+            "aria-controls": this.detail.id,
+            "data-n": String(cite.n),
+            title: place ? `${title}: ${place}` : title,
+            onclick: () => this.show(cite, true),
+          },
+          h("span", { class: "sr-only" }, "Source "),
+          h("span", { class: "ref" }, String(cite.n)),
+          h(
+            "span",
+            { class: "label" },
+            h("span", { class: "label-title" }, title),
+            place && h("span", { class: "label-place" }, place),
+          ),
+        );
+        list.append(h("li", {}, chip));
+      }
+      return list;
+    }
+
+    show(cite, toggle = false) {
+      const closing = toggle && this.openSource === cite.n;
+      this.openSource = closing ? null : cite.n;
+      this.detail.hidden = closing;
+      if (!closing) {
+        this.detail.replaceChildren(...sourceDetail(cite).filter(Boolean));
+        this.detail.scrollIntoView({ block: "nearest" });
+      }
+      for (const chip of this.chips ? this.chips.querySelectorAll(".chip") : []) {
+        chip.setAttribute("aria-expanded", String(chip.dataset.n === String(this.openSource)));
+      }
+    }
+
+    renderAbstained() {
+      this.bot.classList.add("abstained");
+      this.bot.replaceChildren(
+        h("strong", {}, "The course materials don't cover this question."),
+        h("span", { class: "hint" }, "Try rephrasing it, or ask about a topic from the course."),
+      );
+    }
+
+    renderError() {
+      const { problem } = this.turn;
+      this.bot.classList.add("error");
+      this.bot.replaceChildren(
+        h("span", { role: "alert" }, problem.text),
+        h("br"),
+        h(
+          "button",
+          { type: "button", class: "retry", onclick: () => this.widget.retry(this.turn) },
+          "Try again",
+        ),
+      );
+    }
+  }
+
+  /* The widget: launcher, panel, conversation, and its storage for the session. */
+
+  function unanswered() {
+    return { answer: "", mode: null, citations: [], status: "pending", problem: null };
+  }
+
+  function restored(turn) {
+    // An answer still pending when the learner left the page never arrived.
+    const done = turn.status === "done";
+    const problem = turn.problem && typeof turn.problem.text === "string" ? turn.problem : null;
+    return {
+      question: turn.question,
+      answer: String(turn.answer ?? ""),
+      mode: done ? turn.mode : null,
+      citations: Array.isArray(turn.citations) ? turn.citations : [],
+      status: done ? "done" : "error",
+      problem: done ? null : problem || { text: INTERRUPTED, wait: false },
+    };
+  }
+
+  class ChatWidget {
+    constructor(config) {
+      this.config = config;
+      this.key = `syllabus-chat:${config.api}|${config.collection ?? ""}`;
+      this.state = this.restore();
+      this.views = new Map();
+      this.request = null;
+    }
+
+    restore() {
+      let saved = null;
+      try {
+        saved = JSON.parse(sessionStorage.getItem(this.key) || "null");
+      } catch {
+        // Storage disabled or unreadable: start a fresh conversation.
+      }
+      const turns = saved && Array.isArray(saved.turns) ? saved.turns : [];
+      return {
+        open: Boolean(saved && saved.open),
+        turns: turns.filter((turn) => turn && typeof turn.question === "string").map(restored),
+      };
+    }
+
+    save() {
+      const turns = this.state.turns.map(({ retrieved, ...kept }) => kept);
+      try {
+        sessionStorage.setItem(this.key, JSON.stringify({ open: this.state.open, turns }));
+      } catch {
+        // Full or disabled storage: the conversation lasts as long as the page.
+      }
+    }
+
+    mount() {
+      const host = document.createElement("syllabus-chat");
+      host.style.setProperty("all", "initial", "important");
+      const shadow = host.attachShadow({ mode: "open" });
+      const styles = h("link", { rel: "stylesheet", href: this.config.styles });
+      this.root = this.build();
+      const reveal = () => {
+        this.root.hidden = false;
+        if (this.state.open) this.open(false);
+      };
+      styles.addEventListener("load", reveal, { once: true });
+      styles.addEventListener("error", reveal, { once: true });
+      shadow.append(styles, this.root);
+      document.body.append(host);
+    }
+
+    build() {
+      const { config } = this;
+      this.launcher = h(
+        "button",
+        {
+          class: "launcher",
+          type: "button",
+          "aria-expanded": "false",
+          "aria-controls": "syllabus-panel",
+          onclick: () => this.open(true),
+        },
+        icon(CHAT_ICON),
+        h("span", {}, config.title),
+      );
+      this.log = h("div", {
+        class: "log",
+        role: "log",
+        tabindex: "0",
+        "aria-label": "Conversation",
+      });
+      if (config.greeting) this.log.append(h("p", { class: "msg bot greeting" }, config.greeting));
+      for (const turn of this.state.turns) this.addView(turn);
+      this.panel = h(
+        "section",
+        {
+          class: "panel",
+          id: "syllabus-panel",
+          role: "dialog",
+          "aria-labelledby": "syllabus-title",
+          hidden: true,
+          onkeydown: (event) => this.onKey(event),
+        },
+        this.header(),
+        this.log,
+        this.composer(),
+        h("p", { class: "note" }, NOTE),
+      );
+      const root = h("div", { class: config.left ? "root left" : "root", hidden: true });
+      root.style.setProperty("--accent", config.accent);
+      root.style.setProperty("--on-accent", textOn(config.accent));
+      root.append(this.launcher, this.panel);
+      return root;
+    }
+
+    header() {
+      return h(
+        "div",
+        { class: "head" },
+        h("h2", { id: "syllabus-title" }, this.config.title),
+        h(
+          "button",
+          { type: "button", class: "new", onclick: () => this.reset() },
+          "New conversation",
+        ),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "close",
+            "aria-label": "Close chat",
+            onclick: () => this.close(),
+          },
+          "×",
+        ),
+      );
+    }
+
+    composer() {
+      this.input = h("textarea", {
+        id: "syllabus-question",
+        rows: "1",
+        maxlength: String(QUESTION_CHARS),
+        placeholder: this.config.placeholder,
+        autocomplete: "off",
+        enterkeyhint: "send",
+        oninput: () => this.fit(),
+        onkeydown: (event) => {
+          if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+            event.preventDefault();
+            this.submit();
+          }
+        },
+      });
+      this.send = h(
+        "button",
+        { class: "send", type: "submit", "aria-label": "Send question" },
+        icon(SEND_ICON),
+      );
+      return h(
+        "form",
+        {
+          class: "composer",
+          onsubmit: (event) => {
+            event.preventDefault();
+            this.submit();
+          },
+        },
+        h("label", { class: "sr-only", for: "syllabus-question" }, "Your question"),
+        this.input,
+        this.send,
+      );
+    }
+
+    fit() {
+      this.input.style.height = "auto";
+      this.input.style.height = `${Math.min(this.input.scrollHeight + 2, 120)}px`;
+    }
+
+    onKey(event) {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        this.close();
+      }
+    }
+
+    open(focus) {
+      this.panel.hidden = false;
+      this.launcher.hidden = true;
+      this.launcher.setAttribute("aria-expanded", "true");
+      this.state.open = true;
+      this.save();
+      this.scrollToEnd();
+      if (focus) this.input.focus();
+    }
+
+    close() {
+      this.panel.hidden = true;
+      this.launcher.hidden = false;
+      this.launcher.setAttribute("aria-expanded", "false");
+      this.state.open = false;
+      this.save();
+      this.launcher.focus();
+    }
+
+    reset() {
+      if (this.request) this.request.abort();
+      this.request = null;
+      this.setBusy(false);
+      for (const view of this.views.values()) view.element.remove();
+      this.views.clear();
+      this.state.turns = [];
+      this.save();
+      this.input.focus();
+    }
+
+    addView(turn) {
+      const view = new TurnView(this, turn);
+      this.views.set(turn, view);
+      this.log.append(view.element);
+      return view;
+    }
+
+    scrollToEnd() {
+      this.log.scrollTop = this.log.scrollHeight;
+    }
+
+    setBusy(busy) {
+      this.busy = busy;
+      this.send.disabled = busy;
+      this.log.setAttribute("aria-busy", String(busy));
+    }
+
+    submit() {
+      const question = this.input.value.trim();
+      if (!question || this.busy) return;
+      this.input.value = "";
+      this.fit();
+      this.input.focus();
+      const turn = { question, ...unanswered() };
+      this.state.turns.push(turn);
+      this.addView(turn);
+      this.ask(turn);
+    }
+
+    retry(turn) {
+      if (this.busy) return;
+      this.input.focus();
+      this.ask(turn);
+    }
+
+    requestBody(turn) {
+      const turns = this.state.turns;
+      const earlier = turns.slice(0, turns.indexOf(turn)).filter((t) => t.status === "done");
+      const history = earlier.slice(-HISTORY_TURNS).flatMap((t) => [
+        { role: "user", content: t.question.slice(0, TURN_CHARS) },
+        { role: "assistant", content: t.answer.slice(0, TURN_CHARS) },
+      ]);
+      const body = { question: turn.question, history, stream: true };
+      if (this.config.collection) body.collection = this.config.collection;
+      return body;
+    }
+
+    async ask(turn) {
+      const controller = new AbortController();
+      const view = this.views.get(turn);
+      this.request = controller;
+      this.setBusy(true);
+      Object.assign(turn, unanswered());
+      this.save();
+      view.render();
+      this.scrollToEnd();
+      try {
+        const response = await fetch(`${this.config.api}/v1/ask`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+          body: JSON.stringify(this.requestBody(turn)),
+          signal: controller.signal,
+        });
+        if (!response.ok) throw await failure(response);
+        await readEvents(response.body, (event, data) => this.onEvent(turn, view, event, data));
+        if (turn.status !== "done") throw new Problem(INTERRUPTED);
+      } catch (error) {
+        if (controller.signal.aborted) return;
+        turn.status = "error";
+        turn.problem = describe(error);
+        view.render();
+      } finally {
+        if (this.request === controller) {
+          this.request = null;
+          this.setBusy(false);
+          this.save();
+          this.scrollToEnd();
+        }
+      }
+    }
+
+    onEvent(turn, view, event, data) {
+      if (event === "citations") {
+        turn.retrieved = Array.isArray(data.citations) ? data.citations : [];
+      } else if (event === "token") {
+        turn.answer += String(data.text ?? "");
+        view.render();
+        this.scrollToEnd();
+      } else if (event === "done") {
+        // The verified answer; it replaces the streamed text when they differ.
+        turn.answer = String(data.answer ?? "");
+        turn.mode = data.mode;
+        turn.citations = Array.isArray(data.citations) ? data.citations : [];
+        turn.status = "done";
+        view.render();
+      } else if (event === "error") {
+        throw fromErrorBody(data.error, "answering failed");
+      }
+    }
+  }
+
+  const widget = new ChatWidget(readConfig(script));
+  if (document.body) widget.mount();
+  else document.addEventListener("DOMContentLoaded", () => widget.mount(), { once: true });
+})();

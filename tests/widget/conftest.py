@@ -1,0 +1,201 @@
+"""The chat widget in real Chromium, against a real `syllabus serve`.
+
+One server (the demo corpus as ``default``, a document carrying HTML payloads as
+``xss``) and one browser serve the whole package; each test gets a fresh browser
+context. A static site on a second port hosts course pages that embed the widget
+from another origin: ``127.0.0.1:PORT`` is listed in the server's CORS origins,
+``localhost:PORT`` is not.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Dialog, Locator, Page, expect, sync_playwright
+
+from indexes import IndexReader
+from ingest import IngestReport
+from tests.conftest import PROJECT, build_index
+from tests.servers import free_port, serving
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = PROJECT / "var" / "test-artifacts" / "widget"
+ANSWER_TIMEOUT_MS = 60_000
+
+IMG_PAYLOAD = "<img src=x onerror=\"window.__pwned=1;alert('img')\">"
+SCRIPT_PAYLOAD = "<script>window.__pwned=2;alert('script')</script>"
+# Short enough that the cited snippet (280 characters) carries both payloads.
+XSS_NOTE = (
+    "Zorblax is a made-up optimiser.\n\n"
+    f"After every step the zorblax optimiser logs {IMG_PAYLOAD} to its console.\n\n"
+    f"During warm-up it prints {SCRIPT_PAYLOAD} first.\n"
+)
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+@dataclass
+class Site:
+    """Static course pages on a second port: one folder, reachable as two origins."""
+
+    root: Path
+    port: int
+
+    @property
+    def allowed(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def refused(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    def embed(self, name: str, api: str, *, head: str = "", body: str = "", **data: str) -> str:
+        """Write a page that embeds the widget with ``data-*`` attributes; returns its path."""
+        attributes = "".join(
+            f' data-{key.replace("_", "-")}="{html.escape(value)}"' for key, value in data.items()
+        )
+        (self.root / name).write_text(
+            f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{name}</title>'
+            f'<link rel="icon" href="data:,">{head}</head><body><h1>A course page</h1>'
+            f'<p><a href="#top">A link</a></p>{body}'
+            f'<script src="{api}/widget.js" data-api="{api}"{attributes} async></script>'
+            "</body></html>",
+            encoding="utf-8",
+        )
+        return f"/{name}"
+
+
+class Chat:
+    """The widget on one page, driven as a learner would drive it."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        page.on("dialog", self._dialog)
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def _dialog(self, dialog: Dialog) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def part(self, selector: str) -> Locator:
+        # Playwright's CSS locators pierce the widget's open shadow root.
+        return self.page.locator(f"syllabus-chat {selector}")
+
+    @property
+    def launcher(self) -> Locator:
+        return self.part(".launcher")
+
+    @property
+    def panel(self) -> Locator:
+        return self.part(".panel")
+
+    @property
+    def input(self) -> Locator:
+        return self.part("textarea")
+
+    @property
+    def turns(self) -> Locator:
+        return self.part(".turn")
+
+    def open(self) -> None:
+        self.launcher.click()
+        expect(self.panel).to_be_visible()
+
+    def ask(self, question: str, status: str = "done") -> Locator:
+        """Type and send ``question``; wait for the answer to finish; return its turn."""
+        turn = self.turns.nth(self.turns.count())
+        self.input.fill(question)
+        self.input.press("Enter")
+        return self.settled(turn, status)
+
+    def settled(self, turn: Locator, status: str = "done") -> Locator:
+        expect(turn).to_have_attribute(
+            "data-status", re.compile("done|error"), timeout=ANSWER_TIMEOUT_MS
+        )
+        assert turn.get_attribute("data-status") == status, turn.inner_text()
+        return turn
+
+    def focused(self) -> str | None:
+        """The id or class of the element focused inside the widget, if any."""
+        return self.page.evaluate(
+            "() => { const e = document.querySelector('syllabus-chat')?.shadowRoot?.activeElement;"
+            " return e ? e.id || e.className : null; }"
+        )
+
+    def screenshot(self, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=ARTIFACTS / f"{name}.png")
+
+
+@pytest.fixture(scope="package")
+def xss_index(
+    real_embedder: object, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[IndexReader, IngestReport]:
+    folder = tmp_path_factory.mktemp("xss-notes")
+    (folder / "zorblax-notes.txt").write_text(XSS_NOTE, encoding="utf-8")
+    return build_index(real_embedder, [folder], tmp_path_factory.mktemp("xss") / "index")
+
+
+@pytest.fixture(scope="package")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    root = tmp_path_factory.mktemp("site")
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Site(root, server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture(scope="package")
+def api(
+    demo_index: tuple[IndexReader, IngestReport],
+    xss_index: tuple[IndexReader, IngestReport],
+    site: Site,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    """The base URL of a `syllabus serve` that lets the site's allowed origin call it."""
+    collections = {"default": demo_index[0].root, "xss": xss_index[0].root}
+    env = {"SYLLABUS_CORS_ORIGINS": site.allowed}
+    with serving(collections, tmp_path_factory.mktemp("widget-server"), env) as url:
+        yield url
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def chat(browser: Browser) -> Iterator[Chat]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(15_000)
+    driven = Chat(context.new_page())
+    yield driven
+    context.close()
+    assert driven.errors == [], "the page raised JavaScript errors"
