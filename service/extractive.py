@@ -24,6 +24,24 @@ class Extract:
     score: float
 
 
+def _candidates(passages: Sequence[str]) -> list[tuple[int, str]]:
+    """(passage number, sentence) pairs; a sentence that overlapping chunks share is kept
+    once, with the best-ranked passage that holds it."""
+    seen: set[str] = set()
+    found = []
+    for n, passage in enumerate(passages, start=1):
+        for sentence in split_sentences(passage):
+            key = " ".join(sentence.split()).lower()
+            if (
+                len(sentence.split()) >= 3
+                and len(sentence) <= _MAX_SENTENCE_CHARS
+                and key not in seen
+            ):
+                seen.add(key)
+                found.append((n, sentence))
+    return found
+
+
 def best_sentences(
     embedder: Embedder,
     question: str,
@@ -33,12 +51,7 @@ def best_sentences(
     question_vector: np.ndarray | None = None,
 ) -> list[Extract]:
     """Sentences of ``passages`` ranked by similarity to ``question``, best first."""
-    candidates = [
-        (n, sentence)
-        for n, passage in enumerate(passages, start=1)
-        for sentence in split_sentences(passage)
-        if len(sentence.split()) >= 3 and len(sentence) <= _MAX_SENTENCE_CHARS
-    ]
+    candidates = _candidates(passages)
     if not candidates:
         return []
     vectors = embedder.embed([s for _, s in candidates])
