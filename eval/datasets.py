@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from eval import squad
+from eval.metrics import normalise
 
 SCIENTIFIC_RELATIVE = Path("shared/data/leval-scientific-qa/scientific_qa.jsonl")
 _YES_NO = {"yes", "no"}
@@ -134,13 +135,16 @@ def _squad_split(split: str) -> squad.Split:
 def load_scientific(path: Path) -> Dataset:
     """Papers become ``paper-NN.txt``; a passage is relevant when it holds the gold answer.
 
-    Yes/no answers cannot mark a passage, so those questions are left out of
-    the retrieval metrics; "Unanswerable" marks an unanswerable question.
+    Only answers found verbatim in their paper can mark a passage: yes/no and
+    free-form answers written by the annotators are left out of the retrieval
+    metrics (and still scored as answers).  "Unanswerable" marks an
+    unanswerable question.
     """
     items, corpus = [], {}
     for number, record in enumerate(_objects(path)):
         name = f"paper-{number:02d}.txt"
         corpus[name] = str(record["input"])
+        paper = normalise(corpus[name])
         pairs = zip(record["instructions"], record["outputs"], strict=True)
         for index, (question, answer) in enumerate(pairs):
             answer = str(answer).strip()
@@ -152,7 +156,9 @@ def load_scientific(path: Path) -> Dataset:
                     answers=(answer,) if answerable else (),
                     answerable=answerable,
                     document=name,
-                    judged_retrieval=answerable and answer.lower() not in _YES_NO,
+                    judged_retrieval=answerable
+                    and answer.lower() not in _YES_NO
+                    and normalise(answer) in paper,
                 )
             )
     return Dataset("scientific-qa", path, "all", items, corpus)

@@ -64,13 +64,14 @@ def test_the_example_dataset_reads() -> None:
 def test_scientific_format_makes_papers_the_corpus(tmp_path: Path) -> None:
     paper = {
         "input": "We train a small model. It uses ReLU activations.",
-        "instructions": ["Which activation?", "Is it supervised?", "Which GPU?"],
-        "outputs": ["ReLU", "Yes", "Unanswerable"],
+        "instructions": ["Which activation?", "Is it supervised?", "Which GPU?", "How big?"],
+        "outputs": ["ReLU", "Yes", "Unanswerable", "a small model, trained on one GPU"],
     }
     data = datasets.load(str(write_lines(tmp_path / "sci.jsonl", paper)))
     assert data.name == "scientific-qa"
     assert data.corpus == {"paper-00.txt": paper["input"]}
-    relu, yes, unknown = data.items
+    relu, yes, unknown, free_form = data.items
+    assert free_form.answerable and not free_form.judged_retrieval  # not in the paper verbatim
     assert relu.answers == ("ReLU",) and relu.judged_retrieval and relu.document == "paper-00.txt"
     assert yes.answerable and not yes.judged_retrieval  # "yes" marks no passage
     assert not unknown.answerable and unknown.answers == ()
