@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+if TYPE_CHECKING:
+    from indexes import Hit
 
 MAX_QUESTION_CHARS = 2000
 MAX_HISTORY_TURNS = 20
@@ -101,6 +104,21 @@ class SearchHit(BaseModel):
     score: float
     dense_score: float | None
     lexical_score: float | None
+
+    @classmethod
+    def of(cls, hit: Hit) -> SearchHit:
+        chunk = hit.chunk
+        return cls(
+            chunk_id=chunk.id,
+            text=chunk.text,
+            source=chunk.source,
+            title=chunk.title,
+            page=chunk.page,
+            heading_path=list(chunk.heading_path),
+            score=hit.score,
+            dense_score=hit.dense_score,
+            lexical_score=hit.lexical_score,
+        )
 
 
 class SearchResponse(BaseModel):

@@ -21,20 +21,7 @@ async def search(body: SearchRequest, library: LibraryDep, settings: SettingsDep
     reader = await to_thread.run_sync(library.reader, name)
     hits = await to_thread.run_sync(lambda: reader.search(body.query, body.top_k))
     return SearchResponse(
-        hits=[
-            SearchHit(
-                chunk_id=h.chunk.id,
-                text=h.chunk.text,
-                source=h.chunk.source,
-                title=h.chunk.title,
-                page=h.chunk.page,
-                heading_path=list(h.chunk.heading_path),
-                score=h.score,
-                dense_score=h.dense_score,
-                lexical_score=h.lexical_score,
-            )
-            for h in hits
-        ],
+        hits=[SearchHit.of(h) for h in hits],
         collection=name,
         index_version=reader.version,
     )
