@@ -26,6 +26,7 @@ from typing import Any
 
 from eval import squad
 from eval.qa_metrics import abstention, contains_gold, exact_match, mean, token_f1
+from eval.scoring import DECLINED_PHRASE
 from service.answering import Answerer, Question, Strategy
 from service.errors import ServiceError
 
@@ -35,7 +36,6 @@ STRATEGIES: tuple[Strategy, ...] = ("extractive", "generative", "auto")
 ANSWERABLE_SHARE = 2 / 3
 SUPPORT_GRID = (0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 RATIO_GRID = (0.5, 0.67, 1.0)
-_DECLINED = "do not cover"  # the prompt's refusal: "The course materials do not cover this."
 
 
 def sample_questions(
@@ -68,7 +68,7 @@ class Record:
     @property
     def declined(self) -> bool:
         """Whether the answer is the model's own refusal, an abstention in effect."""
-        return _DECLINED in self.answer.lower()
+        return DECLINED_PHRASE in self.answer.lower()
 
     @property
     def abstained(self) -> bool:
