@@ -13,6 +13,9 @@ Tune on dev, then report the one chosen setting on test::
 
     python -m eval.retrieval --split dev --out var/bench/dev.json
     python -m eval.retrieval --split test --chunk-tokens 200 --fusion 1:1.5:10
+
+``--backend onnx-int8`` embeds passages and questions with the int8 model;
+``--query-backend`` embeds the questions with another backend than the index's.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from indexes import (
     IndexReader,
     SentenceTransformerEmbedder,
 )
+from indexes.embedder import BACKENDS
 from ingest import Pipeline
 
 log = logging.getLogger(__name__)
@@ -127,18 +131,24 @@ def code_version() -> str:
 
 
 def build_index(
-    articles: list[squad.Article], folder: Path, params: ChunkerParams, embedder: Embedder
+    articles: list[squad.Article],
+    folder: Path,
+    params: ChunkerParams,
+    embedder: Embedder,
+    query_embedder: Embedder | None = None,
 ) -> IndexRun:
     """Ingest the articles under ``folder`` (a no-op when the cached index is current)."""
     started = time.perf_counter()
     documents = folder / "docs"
     squad.write_documents(articles, documents)
-    root = folder / f"index-c{params.chunk_tokens}-o{params.overlap_tokens}-{code_version()}"
+    backend = "" if embedder.backend == "torch" else f"-{embedder.backend}"
+    name = f"index-c{params.chunk_tokens}-o{params.overlap_tokens}{backend}-{code_version()}"
+    root = folder / name
     report = Pipeline(embedder, params).run([documents], root)
     if report.failed:
         raise RuntimeError(f"ingestion failed: {report.failed}")
     log.info("index %s: %d chunks embedded in %.1fs", root, report.chunks_embedded, report.seconds)
-    reader = IndexReader(root, embedder)
+    reader = IndexReader(root, query_embedder or embedder)
     return IndexRun(params.chunk_tokens, reader, time.perf_counter() - started)
 
 
@@ -226,6 +236,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="a fixed sample of this many answerable questions (default: all)",
     )
     parser.add_argument("--latency-queries", type=int, default=200)
+    parser.add_argument(
+        "--backend", choices=BACKENDS, default="torch", help="embedding backend of the index"
+    )
+    parser.add_argument(
+        "--query-backend", choices=BACKENDS, help="embedding backend of the questions"
+    )
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--no-cache", action="store_true", help="build indexes in a temp dir")
     parser.add_argument("--out", type=Path, help="write the JSON report here")
@@ -243,20 +259,24 @@ def run(args: argparse.Namespace) -> Report:
     """Every (chunk size, fusion) pair evaluated, then the chosen one's warm latency."""
     started = time.perf_counter()
     data = args.data or squad.default_path()
-    embedder = SentenceTransformerEmbedder()
-    work = load_workload(data, args.split, args.max_questions, embedder)
+    embedder = SentenceTransformerEmbedder(backend=args.backend)
+    queries = embedder
+    if args.query_backend not in (None, args.backend):
+        queries = SentenceTransformerEmbedder(backend=args.query_backend)
+    work = load_workload(data, args.split, args.max_questions, queries)
     sampled = len(work.questions) < len(squad.answerable(work.articles))
     report = Report(args.split, data, len(work.questions), sampled, work.embed_seconds)
     runs = {}
     for chunk_tokens in args.chunk_tokens:
         params = ChunkerParams(chunk_tokens=chunk_tokens, overlap_tokens=args.overlap_tokens)
-        index = build_index(work.articles, args.workdir / f"squad-{args.split}", params, embedder)
+        folder = args.workdir / f"squad-{args.split}"
+        index = build_index(work.articles, folder, params, embedder, queries)
         runs[chunk_tokens] = index
-        report.indexes[str(chunk_tokens)] = index.summary()
+        report.indexes[str(chunk_tokens)] = {**index.summary(), "query_backend": queries.backend}
         report.results += run_fusions(index, args.fusion or fusion_grid(), work)
     reader = runs[report.chosen.chunk_tokens].reader
     reader.weights = report.chosen.fusion
-    report.latency = latency(reader, embedder, work.questions, args.latency_queries)
+    report.latency = latency(reader, queries, work.questions, args.latency_queries)
     report.wall_seconds = time.perf_counter() - started
     return report
 

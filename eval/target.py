@@ -12,6 +12,7 @@ full text of the passages) and ``POST /v1/ask``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -22,6 +23,10 @@ import httpx
 from eval.scoring import Observation, Passage
 
 SEARCH_K = 10
+# A rate-limited (429) or busy (503) service is waited for, as its Retry-After asks.
+_BUSY = (429, 503)
+_RETRIES = 5
+_MAX_WAIT_SECONDS = 60.0
 
 
 Timings = dict[str, float | None]
@@ -49,6 +54,18 @@ async def _sse(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str, Any]]:
         elif not line and data:
             yield event, json.loads("\n".join(data))
             event, data = "message", []
+
+
+async def _waited(response: httpx.Response) -> bool:
+    """Sleep for a refused request's Retry-After; whether it was refused that way."""
+    if response.status_code not in _BUSY:
+        return False
+    try:
+        seconds = float(response.headers.get("retry-after", "1"))
+    except ValueError:
+        seconds = 1.0
+    await asyncio.sleep(min(max(seconds, 0.1), _MAX_WAIT_SECONDS))
+    return True
 
 
 def _passage(hit: dict[str, Any], text: str | None = None) -> Passage:
@@ -92,6 +109,10 @@ class Target:
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = await self._http.post(path, json=body)
+        for _ in range(_RETRIES):
+            if not await _waited(response):
+                break
+            response = await self._http.post(path, json=body)
         if response.status_code != 200:
             raise TargetError(f"{path}: {response.status_code} {_error_message(response)}")
         payload: dict[str, Any] = response.json()
@@ -112,24 +133,35 @@ class Target:
         return await self._ask_streamed(body | {"stream": True})
 
     async def _ask_streamed(self, body: dict[str, Any]) -> tuple[dict[str, Any], Timings]:
-        started = time.perf_counter()
+        for _ in range(_RETRIES):
+            started = time.perf_counter()
+            async with self._http.stream("POST", "/v1/ask", json=body) as response:
+                if response.status_code in _BUSY:
+                    await response.aread()
+                    await _waited(response)
+                    continue
+                return await self._read_stream(response, started)
+        raise TargetError(f"/v1/ask: still refused after {_RETRIES} tries (rate limit or queue)")
+
+    async def _read_stream(
+        self, response: httpx.Response, started: float
+    ) -> tuple[dict[str, Any], Timings]:
+        if response.status_code != 200:
+            await response.aread()
+            raise TargetError(f"/v1/ask: {response.status_code} {_error_message(response)}")
         first: float | None = None
-        async with self._http.stream("POST", "/v1/ask", json=body) as response:
-            if response.status_code != 200:
-                await response.aread()
-                raise TargetError(f"/v1/ask: {response.status_code} {_error_message(response)}")
-            async for event, data in _sse(response.aiter_lines()):
-                if event == "token" and first is None:
-                    first = (time.perf_counter() - started) * 1000
-                elif event == "error":
-                    raise TargetError(f"/v1/ask stream: {data['error']['message']}")
-                elif event == "done":
-                    timings = {
-                        "retrieval_ms": data["timings"]["retrieval_ms"],
-                        "first_token_ms": first,
-                        "total_ms": (time.perf_counter() - started) * 1000,
-                    }
-                    return data, timings
+        async for event, data in _sse(response.aiter_lines()):
+            if event == "token" and first is None:
+                first = (time.perf_counter() - started) * 1000
+            elif event == "error":
+                raise TargetError(f"/v1/ask stream: {data['error']['message']}")
+            elif event == "done":
+                timings = {
+                    "retrieval_ms": data["timings"]["retrieval_ms"],
+                    "first_token_ms": first,
+                    "total_ms": (time.perf_counter() - started) * 1000,
+                }
+                return data, timings
         raise TargetError("/v1/ask stream ended without a final answer")
 
     async def observe(self, question: str, top_k: int) -> Observation:

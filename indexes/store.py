@@ -154,3 +154,10 @@ class ChunkStore:
             )
             for r in found
         ]
+
+    def page_counts(self) -> dict[str, int]:
+        """For each paged document (PDF), the number of its last page that has text."""
+        found = self._query(
+            "SELECT doc_id, MAX(page) FROM chunks WHERE page IS NOT NULL GROUP BY doc_id"
+        )
+        return {str(doc_id): int(str(page)) for doc_id, page in found}

@@ -4,12 +4,16 @@ Unchanged documents keep their chunks and vectors (read back from the
 previous version, never re-embedded); changed and new documents bring
 theirs; removed ones are left out.  The result is written under a staging
 name and published atomically.
+
+When only the embedding backend changed (float32 to int8 or back, same
+model), kept documents keep their chunks but are re-embedded from the stored
+text, so one index never mixes the vectors of two backends.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +25,7 @@ import numpy.typing as npt
 from indexes import vectors
 from indexes.lexical import LexicalIndex
 from indexes.manifest import (
+    INTERCHANGEABLE_BACKENDS,
     ChunkerParams,
     Counts,
     EmbedderInfo,
@@ -37,6 +42,8 @@ from indexes.versions import VersionedDir
 log = logging.getLogger(__name__)
 
 DEFAULT_HNSW_THRESHOLD = 50_000
+
+Embed = Callable[[Sequence[str]], npt.NDArray[np.float32]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +64,14 @@ class IndexWriter:
         embedder: EmbedderInfo,
         chunker: ChunkerParams,
         hnsw_threshold: int,
+        embed: Embed | None = None,
     ) -> None:
         self._dir = directory
         self._embedder = embedder
         self._chunker = chunker
         self._hnsw_threshold = hnsw_threshold
+        self._embed = embed
+        self.reembeds = False
         self._previous: tuple[Manifest, ChunkStore, Any] | None = self._load_previous()
 
     @classmethod
@@ -74,11 +84,16 @@ class IndexWriter:
         *,
         hnsw_threshold: int = DEFAULT_HNSW_THRESHOLD,
         wait_seconds: float = 0.0,
+        embed: Embed | None = None,
     ) -> Iterator[IndexWriter]:
-        """Lock the index at ``root`` for writing (raises ``IndexLocked`` if taken)."""
+        """Lock the index at ``root`` for writing (raises ``IndexLocked`` if taken).
+
+        ``embed`` lets kept documents be re-embedded from their stored text when
+        only the embedding backend changed; without it they are rebuilt from files.
+        """
         directory = VersionedDir(root)
         with directory.lock(wait_seconds):
-            writer = cls(directory, embedder, chunker, hnsw_threshold)
+            writer = cls(directory, embedder, chunker, hnsw_threshold, embed)
             try:
                 yield writer
             finally:
@@ -89,7 +104,15 @@ class IndexWriter:
             return None
         path = self._dir.current_dir()
         manifest = read_manifest(path)
-        if manifest.embedder != self._embedder or manifest.chunker != self._chunker:
+        if manifest.chunker == self._chunker and self._backend_only_change(manifest.embedder):
+            log.info(
+                "index %s holds %s vectors; re-embedding its documents with %s",
+                self._dir.root,
+                manifest.embedder.backend,
+                self._embedder.backend,
+            )
+            self.reembeds = True
+        elif manifest.embedder != self._embedder or manifest.chunker != self._chunker:
             log.warning(
                 "index %s was built with %s / %s; rebuilding every document with %s / %s",
                 self._dir.root,
@@ -100,6 +123,14 @@ class IndexWriter:
             )
             return None
         return manifest, ChunkStore(path / STORE_NAME), vectors.read_index(path)
+
+    def _backend_only_change(self, built: EmbedderInfo) -> bool:
+        return (
+            self._embed is not None
+            and built != self._embedder
+            and built.model_copy(update={"backend": self._embedder.backend}) == self._embedder
+            and {built.backend, self._embedder.backend} <= INTERCHANGEABLE_BACKENDS
+        )
 
     def _close(self) -> None:
         if self._previous is not None:
@@ -151,11 +182,13 @@ class IndexWriter:
         if self._previous is None:
             raise ValueError("documents can only be kept from a compatible previous version")
         _, store, index = self._previous
-        stored = vectors.all_vectors(index)
         rows_by_doc = store.rows_of(d.doc_id for d in keep)
-        result = []
-        for record in keep:
-            rows = rows_by_doc[record.doc_id]
-            chunks = [chunk for _, chunk in rows]
-            result.append((record, chunks, stored[[row for row, _ in rows]]))
-        return result
+        chunks_of = [[chunk for _, chunk in rows_by_doc[d.doc_id]] for d in keep]
+        if self.reembeds and self._embed is not None:
+            matrix = self._embed([c.embed_text for chunks in chunks_of for c in chunks])
+            ends = np.cumsum([len(chunks) for chunks in chunks_of])[:-1]
+            parts = np.split(matrix, ends)
+        else:
+            stored = vectors.all_vectors(index)
+            parts = [stored[[row for row, _ in rows_by_doc[d.doc_id]]] for d in keep]
+        return list(zip(keep, chunks_of, parts, strict=True))

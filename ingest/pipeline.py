@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from indexes import ChunkerParams, DocumentRecord, Embedder, EmbedderInfo, IndexWriter
 from indexes.manifest import now
@@ -102,6 +103,17 @@ def _doc_id(path: Path) -> str:
     return hashlib.sha256(str(path).encode("utf-8")).hexdigest()[:16]
 
 
+def embed_once(embedder: Embedder, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+    """Vectors of ``texts``, each distinct text embedded once (repeated boilerplate,
+    a document ingested under two names) and its vector reused for the repeats."""
+    unique: dict[str, int] = {}
+    rows = [unique.setdefault(text, len(unique)) for text in texts]
+    if len(unique) == len(texts):
+        return embedder.embed(texts)
+    log.debug("embedding %d distinct texts of %d", len(unique), len(texts))
+    return embedder.embed(list(unique))[rows]
+
+
 class Pipeline:
     """Ingests files into one index directory with the given embedder and chunker."""
 
@@ -119,6 +131,7 @@ class Pipeline:
     def embedder_info(self) -> EmbedderInfo:
         return EmbedderInfo(
             model=self._embedder.name,
+            backend=self._embedder.backend,
             dimension=self._embedder.dimension,
             max_tokens=self._embedder.max_tokens,
         )
@@ -130,8 +143,13 @@ class Pipeline:
         *,
         wait_seconds: float = 0.0,
         progress: Progress | None = None,
+        forget: Collection[str] = (),
     ) -> IngestReport:
-        """Bring the index at ``index_root`` in line with the files under ``paths``."""
+        """Bring the index at ``index_root`` in line with the files under ``paths``.
+
+        Documents whose path is in ``forget`` are removed whatever their root (a file
+        found again under ``paths`` is ingested anew).
+        """
         started = time.perf_counter()
         report = IngestReport()
         files = list(discover(paths, report))
@@ -143,8 +161,11 @@ class Pipeline:
             self._chunker,
             hnsw_threshold=self._hnsw_threshold,
             wait_seconds=wait_seconds,
+            embed=lambda texts: embed_once(self._embedder, texts),
         ) as writer:
             previous = writer.previous_documents()
+            forgotten = [r for r in previous.values() if r.path in forget]
+            previous = {p: r for p, r in previous.items() if p not in forget}
             keep, changed = self._plan(files, previous, report, progress)
             documents = list(self._embedded(changed, report, progress))
             settled = {d.record.path for d in documents} | {r.path for r in keep}
@@ -158,7 +179,9 @@ class Pipeline:
                     report.removed.append(record.source)
                 else:
                     keep.append(record)  # another root's, or a file that failed this time
-            if report.changed:
+            report.removed += [r.source for r in forgotten if r.source not in report.added]
+            # A backend switch republishes even unchanged documents, re-embedded.
+            if report.changed or writer.reembeds:
                 report.version = writer.commit(keep, documents).version
         report.seconds = time.perf_counter() - started
         return report
@@ -260,7 +283,7 @@ class Pipeline:
         texts = [c.embed_text for _, chunks in pending for c in chunks]
         if not texts:
             return
-        matrix = self._embedder.embed(texts)
+        matrix = embed_once(self._embedder, texts)
         report.chunks_embedded += len(texts)
         offset = 0
         for record, chunks in pending:

@@ -7,10 +7,11 @@ retrieval is done, ``token`` pieces, then ``done`` with the verified answer);
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 from anyio import to_thread
 
@@ -25,6 +26,8 @@ from service.schemas import AskResponse, Citation, Grounding, Mode, SentenceGrou
 NOT_COVERED = "The course materials do not cover this question."
 EXTRACTIVE_MODEL = "syllabus-extractive"
 _SNIPPET_CHARS = 280
+EMBEDDING_SLOTS = 2
+T = TypeVar("T")
 
 Strategy = Literal["auto", "generative", "extractive"]
 
@@ -100,6 +103,15 @@ class Answerer:
         self._generator = generator
         self._checker = checker
         self.policy = policy
+        # Embedding passage sentences briefly takes tens of MB per call, which the
+        # allocator keeps per thread: 32 asks at once grew the process by 2 GB.  A
+        # call already uses every core, so a few at a time lose no throughput.
+        self._embedding_slots = threading.BoundedSemaphore(EMBEDDING_SLOTS)
+
+    def _bounded(self, work: Callable[[], T]) -> T:
+        """Run sentence embedding (in a worker thread) within the embedding slots."""
+        with self._embedding_slots:
+            return work()
 
     async def answer(self, question: Question) -> AskResponse:
         async for event in self.events(question):
@@ -144,7 +156,9 @@ class Answerer:
             pieces.append(piece)
             yield Event("token", {"text": piece})
         generated = "".join(pieces).strip()
-        verdict = await to_thread.run_sync(self._checker.check, generated, passages)
+        verdict = await to_thread.run_sync(
+            self._bounded, lambda: self._checker.check(generated, passages)
+        )
         ratio = verdict.supported_ratio
         accepted = bool(verdict.sentences) and ratio >= self.policy.min_supported_ratio
         if accepted or self.policy.strategy == "generative":
@@ -173,13 +187,15 @@ class Answerer:
         stream: bool = True,
     ) -> AsyncIterator[Event]:
         extracts = await to_thread.run_sync(
-            lambda: best_sentences(self._embedder, run.question.text, passages)
+            self._bounded, lambda: best_sentences(self._embedder, run.question.text, passages)
         )
         text = compose(extracts)
         if stream:
             run.first_token_ms = run.elapsed_ms()
             yield Event("token", {"text": text})
-        verdict = await to_thread.run_sync(self._checker.check, text, passages)
+        verdict = await to_thread.run_sync(
+            self._bounded, lambda: self._checker.check(text, passages)
+        )
         used = [c for c in citations if any(e.passage == c.n for e in extracts)]
         yield self._done(run, text, "extractive", verdict, reason, best, used)
 

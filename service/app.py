@@ -18,20 +18,26 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indexes import DataRoot, Embedder, SentenceTransformerEmbedder
+from ingest import Pipeline
 from service.answering import Answerer, AnswerPolicy
+from service.auth import Keyring
+from service.documents import Documents
 from service.errors import ServiceError
 from service.generation.base import Generator
 from service.generation.factory import build_generator
 from service.grounding import GroundingChecker
+from service.jobs import Jobs
 from service.library import Library
 from service.metrics import Metrics
 from service.middleware import CrossOrigin, GuardAndMeasure
-from service.routes import ask, collections, health, openai, search, widget
+from service.ratelimit import RateLimiter
+from service.routes import ask, collections, documents, health, jobs, openai, search, widget
 from service.routes.disconnect import ClientGone
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+UPLOAD_PATH = "/v1/documents"
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -91,7 +97,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        used_embedder = embedder or SentenceTransformerEmbedder(settings.embedding_model)
+        used_embedder = embedder or settings.embedder()
         if isinstance(used_embedder, SentenceTransformerEmbedder):
             await to_thread.run_sync(used_embedder.load)
         used_generator = generator
@@ -113,10 +119,22 @@ def create_app(
                 max_answer_tokens=settings.max_answer_tokens,
             ),
         )
+        if settings.admin_api:
+            # Ingestion gets its own copy of the model: a tokenizer is not shared
+            # between threads safely, and the model loads only when a job needs it.
+            ingest_embedder = embedder or settings.embedder()
+            pipeline = Pipeline(
+                ingest_embedder, settings.chunker(), hnsw_threshold=settings.hnsw_threshold
+            )
+            root = DataRoot(settings.data_dir)
+            app.state.jobs = Jobs(root, pipeline, wait_seconds=settings.ingest_wait_seconds)
+            app.state.documents = Documents(root, library, app.state.jobs)
         try:
             yield
         finally:
             app.state.answerer = None
+            if app.state.jobs is not None:
+                await to_thread.run_sync(app.state.jobs.close)
             if generator is None:
                 await used_generator.aclose()
 
@@ -128,11 +146,26 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = metrics
-    app.state.answerer = None
+    app.state.answerer = app.state.jobs = app.state.documents = None
+    app.state.keyring = Keyring(settings.admin_api_keys, settings.ask_api_keys)
+    app.state.limiter = (
+        RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        if settings.rate_limit_per_minute > 0
+        else None
+    )
     _install_error_handlers(app)
-    for module in (ask, search, openai, collections, health, widget):
+    routers = [ask, search, openai, collections, health, widget]
+    if settings.admin_api:
+        routers += [documents, jobs]
+    for module in routers:
         app.include_router(module.router)
-    app.add_middleware(GuardAndMeasure, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    uploads = {UPLOAD_PATH: settings.max_upload_request_bytes} if settings.admin_api else {}
+    app.add_middleware(
+        GuardAndMeasure,
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
+        uploads=uploads,
+    )
     if settings.cors_origins:
         # Outermost, so that errors raised inside carry the CORS headers too and the
         # widget can read them; with no origins, no CORS headers: same-origin only.

@@ -10,14 +10,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from eval import cli as eval_cli
-from indexes import DataRoot, IndexError_, IndexReader, SentenceTransformerEmbedder
+from indexes import DataRoot, IndexError_, IndexReader
 from indexes.embedder import EmbedderUnavailable
 from ingest import IngestReport, Pipeline
+from ingest.watch import watch as watch_paths
 from service.settings import Settings
 
 app = typer.Typer(help="Syllabus: grounded answers from course materials.", no_args_is_help=True)
@@ -39,6 +41,18 @@ def _errors_as_messages() -> Iterator[None]:
         yield
     except (IndexError_, EmbedderUnavailable) as exc:
         err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _settings() -> Settings:
+    """The settings, or a message naming each invalid one (no keys are echoed)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors(include_input=False):
+            where = "_".join(str(part) for part in error["loc"]).upper()
+            message = str(error["msg"]).removeprefix("Value error, ")
+            err.print(f"[bold red]error:[/] {f'SYLLABUS_{where}: ' if where else ''}{message}")
         raise typer.Exit(2) from None
 
 
@@ -92,15 +106,19 @@ def ingest(
     if_missing: Annotated[
         bool, typer.Option("--if-missing", help="Do nothing when the index already exists.")
     ] = False,
+    watch: Annotated[
+        bool,
+        typer.Option("--watch", help="Keep running: re-sync whenever files change (Ctrl-C stops)."),
+    ] = False,
 ) -> None:
     """Ingest Markdown, text, HTML and PDF files into a collection's index."""
-    settings = Settings()
+    settings = _settings()
     with _errors_as_messages():
         root = _index_dir(settings, collection, index)
         if if_missing and (root / "CURRENT").exists():
             out.print(f"{root} already has an index; skipping ingestion")
             return
-        embedder = SentenceTransformerEmbedder(settings.embedding_model)
+        embedder = settings.embedder()
         pipeline = Pipeline(embedder, settings.chunker(), hnsw_threshold=settings.hnsw_threshold)
         columns = (TextColumn("{task.description:<48}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn())  # fmt: skip
@@ -112,8 +130,23 @@ def ingest(
                 progress=_Bar(progress),
             )
     _summary(report)
-    if report.failed:
+    if watch:
+        _watch(pipeline, paths, root, settings.ingest_wait_seconds if wait is None else wait)
+    elif report.failed:
         raise typer.Exit(1)
+
+
+def _watch(pipeline: Pipeline, paths: list[Path], root: Path, wait: float) -> None:
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        err.print(f"[bold red]error:[/] cannot watch what does not exist: {', '.join(missing)}")
+        raise typer.Exit(2)
+    out.print(f"watching {', '.join(map(str, paths))} for changes (Ctrl-C stops)")
+
+    def failed(exc: IndexError_) -> None:
+        err.print(f"[bold red]error:[/] {exc}; retrying at the next change")
+
+    watch_paths(pipeline, paths, root, on_report=_summary, on_error=failed, wait_seconds=wait)
 
 
 @app.command()
@@ -124,10 +157,10 @@ def search(
     index: IndexOpt = None,
 ) -> None:
     """Print the best passages for QUERY with their sources and scores."""
-    settings = Settings()
+    settings = _settings()
     with _errors_as_messages():
         root = _index_dir(settings, collection, index)
-        embedder = SentenceTransformerEmbedder(settings.embedding_model)
+        embedder = settings.embedder()
         reader = IndexReader(root, embedder, settings.fusion())
         embedder.load()
         started = time.perf_counter()
@@ -153,7 +186,7 @@ def search(
 @app.command("collections")
 def list_collections() -> None:
     """List collections with their documents, chunks and last ingestion."""
-    settings = Settings()
+    settings = _settings()
     with _errors_as_messages():
         found = [c.info() for c in DataRoot(settings.data_dir).collections()]
     if not found:
@@ -176,7 +209,7 @@ def serve(
 
     from service.app import create_app
 
-    settings = Settings()
+    settings = _settings()
     updates = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = settings.model_copy(update=updates)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
@@ -194,7 +227,7 @@ def ask(
 
     from service.app import create_app
 
-    settings = Settings()
+    settings = _settings()
     body = {"question": question, "top_k": k, "collection": collection or settings.collection}
     with TestClient(create_app(settings)) as client:
         response = client.post("/v1/ask", json=body)

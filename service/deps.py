@@ -7,9 +7,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from service.answering import Answerer
+from service.auth import Caller, Keyring, require_admin
+from service.documents import Documents
 from service.errors import NotReady
+from service.jobs import Jobs
 from service.library import Library
 from service.metrics import Metrics
+from service.ratelimit import RateLimiter
 from service.settings import Settings
 
 
@@ -38,7 +42,47 @@ def get_metrics(request: Request) -> Metrics:
     return metrics
 
 
+def get_documents(request: Request) -> Documents:
+    return _state(request, "documents")  # type: ignore[return-value]
+
+
+def get_jobs(request: Request) -> Jobs:
+    return _state(request, "jobs")  # type: ignore[return-value]
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 LibraryDep = Annotated[Library, Depends(get_library)]
 AnswererDep = Annotated[Answerer, Depends(get_answerer)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+DocumentsDep = Annotated[Documents, Depends(get_documents)]
+JobsDep = Annotated[Jobs, Depends(get_jobs)]
+
+
+def _identify(request: Request, *, require_key: bool) -> Caller:
+    keyring: Keyring = request.app.state.keyring
+    address = request.client.host if request.client else "unknown"
+    return keyring.identify(request.headers.get("authorization"), address, require_key=require_key)
+
+
+async def get_caller(request: Request, settings: SettingsDep) -> Caller:
+    """Whoever asks: a key holder, or an address where asking is open."""
+    return _identify(request, require_key=settings.require_ask_key)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+async def get_limited_caller(request: Request, caller: CallerDep) -> Caller:
+    """The caller, once the rate limit has let its question through."""
+    limiter: RateLimiter | None = request.app.state.limiter
+    if limiter is not None:
+        limiter.check(caller.identity)
+    return caller
+
+
+async def get_admin(request: Request) -> Caller:
+    return require_admin(_identify(request, require_key=True))
+
+
+AskerDep = Annotated[Caller, Depends(get_limited_caller)]
+AdminDep = Annotated[Caller, Depends(get_admin)]

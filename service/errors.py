@@ -7,9 +7,12 @@ boundaries translate them::
     ServiceError (500 internal)
     ├── BadRequest (400 bad_request)
     │   └── ValidationFailed (422 invalid_request)
+    ├── Unauthorized (401 unauthorized, with WWW-Authenticate)
+    ├── Forbidden (403 forbidden)
     ├── NotFound (404 not_found)
     ├── PayloadTooLarge (413 payload_too_large)
     ├── UnsupportedMediaType (415 unsupported_media_type)
+    ├── RateLimited (429 rate_limited, with Retry-After)
     ├── Overloaded (503 overloaded, with Retry-After)
     ├── NotReady (503 not_ready)
     ├── GeneratorUnavailable (502 generator_unavailable)
@@ -39,6 +42,23 @@ class ValidationFailed(BadRequest):
     code = "invalid_request"
 
 
+class Unauthorized(ServiceError):
+    """No key, or a key that is not one of the configured ones."""
+
+    status = 401
+    code = "unauthorized"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": 'Bearer realm="syllabus"'})
+
+
+class Forbidden(ServiceError):
+    """A valid key that does not open this endpoint (an ask key on an admin endpoint)."""
+
+    status = 403
+    code = "forbidden"
+
+
 class NotFound(ServiceError):
     status = 404
     code = "not_found"
@@ -52,6 +72,16 @@ class PayloadTooLarge(ServiceError):
 class UnsupportedMediaType(ServiceError):
     status = 415
     code = "unsupported_media_type"
+
+
+class RateLimited(ServiceError):
+    """A key or client address has used up its questions for now."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
 
 
 class Overloaded(ServiceError):

@@ -1,4 +1,7 @@
-"""Extractive answers: the passage sentences that best answer the question, each cited."""
+"""Extractive answers: the passage sentences that best answer the question, each cited.
+
+Sentences that address the model (``service.injection``) are never quoted.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import numpy as np
 
 from indexes import Embedder
 from ingest.sentences import split_sentences
+from service.injection import addresses_the_model
 from service.text import overlap
 
 # A second sentence joins the answer only if it is nearly as good as the first.
@@ -36,6 +40,7 @@ def _candidates(passages: Sequence[str]) -> list[tuple[int, str]]:
                 len(sentence.split()) >= 3
                 and len(sentence) <= _MAX_SENTENCE_CHARS
                 and key not in seen
+                and not addresses_the_model(sentence)
             ):
                 seen.add(key)
                 found.append((n, sentence))

@@ -4,7 +4,8 @@ A sentence's support is the better of two views of the passages it cites
 (or of all passages, when it cites none): the highest cosine similarity
 between the sentence and any passage sentence, and the share of its
 content words the passage contains.  The model is tiny; this check, not
-the model, is what makes an answer grounded.
+the model, is what makes an answer grounded.  Passage sentences that address
+the model (``service.injection``) are no evidence.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from indexes import Embedder
 from ingest.sentences import split_sentences
+from service.injection import as_evidence
 from service.text import CITATION, overlap, strip_citations
 
 
@@ -64,6 +66,8 @@ class GroundingChecker:
         if not raw or not passages:
             return Verdict("", [])
         cleaned = [_keep_valid_citations(s, len(passages)) for s in raw]
+        # A sentence that tells the model what to say is not evidence of anything.
+        passages = [as_evidence(p) for p in passages]
         passage_sentences = [split_sentences(p) or [p] for p in passages]
         flat = [s for group in passage_sentences for s in group]
         owner = np.repeat(np.arange(len(passages)), [len(g) for g in passage_sentences])

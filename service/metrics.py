@@ -1,15 +1,24 @@
-"""Prometheus metrics of one app: requests and latency by route, queue depth, answer modes."""
+"""Prometheus metrics of one app: requests and latency by route, queue depth, answer modes,
+and the process's own (resident memory, CPU time, open files)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
         self.requests = Counter(
             "syllabus_requests_total",
             "HTTP requests by route and status.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from starlette.datastructures import Headers
@@ -34,12 +34,23 @@ async def _reject(send: Send, status: int, code: str, message: str) -> None:
 
 
 class GuardAndMeasure:
-    """Rejects oversized or non-JSON writes before routing, and times every request."""
+    """Rejects oversized or non-JSON writes before routing, and times every request.
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, max_body_bytes: int) -> None:
+    ``uploads`` maps the paths that take ``multipart/form-data`` (file uploads) to
+    their own body limit; every other write must be JSON within ``max_body_bytes``.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        max_body_bytes: int,
+        uploads: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.uploads = dict(uploads or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,42 +69,53 @@ class GuardAndMeasure:
             if problem is not None:
                 await _reject(send_and_record, *problem)
             else:
-                await self.app(scope, self._limited(receive), send_and_record)
+                limit = self._limit(scope)
+                await self.app(scope, self._limited(receive, limit), send_and_record)
         finally:
             route: Any = scope.get("route")
             path = getattr(route, "path", "unmatched")
             self.metrics.requests.labels(path, scope["method"], str(status["code"])).inc()
             self.metrics.latency.labels(path).observe(time.perf_counter() - started)
 
+    def _is_upload(self, scope: Scope) -> bool:
+        return scope["method"] == "POST" and scope["path"] in self.uploads
+
+    def _limit(self, scope: Scope) -> int:
+        return self.uploads[scope["path"]] if self._is_upload(scope) else self.max_body_bytes
+
     def _problem(self, scope: Scope) -> tuple[int, str, str] | None:
         if scope["method"] not in _JSON_WRITES:
             return None
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         length = headers.get("content-length", "")
-        if length.isdigit() and int(length) > self.max_body_bytes:
+        limit = self._limit(scope)
+        if length.isdigit() and int(length) > limit:
             return (
                 413,
                 "payload_too_large",
-                (f"request body of {length} bytes exceeds the limit of {self.max_body_bytes}"),
+                (f"request body of {length} bytes exceeds the limit of {limit}"),
             )
         kind = headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind != "application/json":
+        expected = "multipart/form-data" if self._is_upload(scope) else "application/json"
+        if length == "0" and not kind:
+            return None  # a write without a body (POST /v1/reindex); the route validates it
+        if kind != expected:
             return (
                 415,
                 "unsupported_media_type",
-                (f"expected Content-Type: application/json, got {kind or 'none'!r}"),
+                (f"expected Content-Type: {expected}, got {kind or 'none'!r}"),
             )
         return None
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, receive: Receive, limit: int) -> Receive:
         seen = {"bytes": 0}
 
         async def limited() -> Message:
             message = await receive()
             if message["type"] == "http.request":
                 seen["bytes"] += len(message.get("body", b""))
-                if seen["bytes"] > self.max_body_bytes:
-                    raise _BodyTooLarge(self.max_body_bytes)
+                if seen["bytes"] > limit:
+                    raise _BodyTooLarge(limit)
             return message
 
         return limited

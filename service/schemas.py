@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic.json_schema import JsonDict
 
 if TYPE_CHECKING:
     from indexes import Hit
@@ -15,6 +16,8 @@ MAX_TURN_CHARS = 8000
 
 Mode = Literal["generative", "extractive", "abstained"]
 CollectionName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+# Documents the non-blank check of ``_not_blank`` (which gives the clearer message).
+NOT_BLANK: JsonDict = {"pattern": r"\S"}
 
 
 class Strict(BaseModel):
@@ -33,7 +36,11 @@ class ChatTurn(Strict):
 
 
 class AskRequest(Strict):
-    question: str = Field(max_length=MAX_QUESTION_CHARS, description="The learner's question.")
+    question: str = Field(
+        max_length=MAX_QUESTION_CHARS,
+        description="The learner's question.",
+        json_schema_extra=NOT_BLANK,
+    )
     top_k: int = Field(5, ge=1, le=20, description="Passages retrieved for the answer.")
     history: list[ChatTurn] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS)
     stream: bool = Field(False, description="Answer as server-sent events.")
@@ -43,7 +50,7 @@ class AskRequest(Strict):
 
 
 class SearchRequest(Strict):
-    query: str = Field(max_length=MAX_QUESTION_CHARS)
+    query: str = Field(max_length=MAX_QUESTION_CHARS, json_schema_extra=NOT_BLANK)
     top_k: int = Field(5, ge=1, le=50)
     collection: CollectionName | None = None
 
@@ -146,3 +153,48 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
+
+
+class DocumentPublic(BaseModel):
+    id: str = Field(description="Document id, for DELETE /v1/documents/{id}.")
+    source: str = Field(description="Where it came from: uploads/NAME, or FOLDER/PATH.")
+    title: str
+    pages: int | None = Field(description="Last page with text, for PDFs; null otherwise.")
+    chunks: int
+    sha256: str
+    ingested_at: str
+    uploaded: bool = Field(description="Uploaded through the API (else ingested from a folder).")
+
+
+class DocumentsResponse(BaseModel):
+    collection: str
+    index_version: int
+    documents: list[DocumentPublic]
+
+
+class FileResultPublic(BaseModel):
+    source: str
+    outcome: Literal["added", "updated", "unchanged", "removed", "failed"]
+    reason: str | None = Field(None, description="Why a file failed.")
+
+
+class JobPublic(BaseModel):
+    id: str
+    kind: Literal["upload", "delete", "reindex"]
+    collection: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    files: list[str] = Field(description="Files stored by the request that started the job.")
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    total: int | None = Field(description="Files the job looks at, once known.")
+    done: int = Field(description="Files looked at so far.")
+    current: str | None = Field(description="The file being ingested.")
+    results: list[FileResultPublic] = Field(description="Per file, once the job has finished.")
+    version: int | None = Field(description="Index version the job published, if any.")
+    error: str | None = Field(description="Why the job failed, or was cancelled.")
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI ``responses`` declaring that these statuses answer with ``ErrorBody``."""
+    return {status: {"model": ErrorBody} for status in statuses}

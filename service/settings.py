@@ -10,14 +10,25 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from indexes import ChunkerParams, FusionWeights
-from indexes.embedder import DEFAULT_MODEL
+from indexes.embedder import DEFAULT_CACHE_DIR, DEFAULT_MODEL, Backend, SentenceTransformerEmbedder
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 _ORIGIN = re.compile(r"https?://[^\s/?#@]+")
+MIN_KEY_CHARS = 16
+MiB = 1024 * 1024
+
+
+def _comma_separated(value: object) -> object:
+    """A comma-separated variable as a list (a JSON list is accepted too)."""
+    if isinstance(value, str):
+        if value.lstrip().startswith("["):
+            return json.loads(value)
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
 
 
 class Settings(BaseSettings):
@@ -35,6 +46,15 @@ class Settings(BaseSettings):
     embedding_model: str = Field(
         DEFAULT_MODEL,
         description="Sentence-transformers model: a packaged model name or a model directory.",
+    )
+    # int8 was 1.7x faster with hit@5 within 0.1 point on SQuAD dev (BENCHMARKS.md).
+    embedding_backend: Backend = Field(
+        "onnx-int8",
+        description="How the embedder runs: 'onnx-int8' (int8 ONNX model built from the same "
+        "weights at first use and cached) or 'torch' (float32).",
+    )
+    embedding_cache_dir: Path = Field(
+        DEFAULT_CACHE_DIR, description="Folder where the int8 ONNX embedder is built and kept."
     )
     chunk_tokens: int = Field(
         200, ge=32, le=254, description="Largest chunk, in the embedder's word pieces."
@@ -113,14 +133,71 @@ class Settings(BaseSettings):
         "comma-separated; none: same-origin only.",
     )
 
-    @field_validator("cors_origins", mode="before")
+    admin_api: bool = Field(
+        False,
+        description="Serve the document endpoints (/v1/documents, /v1/reindex, /v1/jobs); "
+        "needs SYLLABUS_ADMIN_API_KEYS.",
+    )
+    admin_api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Bearer keys of the document endpoints, comma-separated, "
+        f"each at least {MIN_KEY_CHARS} characters.",
+    )
+    require_ask_key: bool = Field(
+        False,
+        description="Require a bearer key (an ask key or an admin key) on /v1/ask, "
+        "/v1/chat/completions and /v1/search.",
+    )
+    ask_api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Bearer keys accepted for asking, comma-separated; a request with one "
+        "is rate-limited per key rather than per address.",
+    )
+    # One address can be a whole classroom behind NAT: generous by default.
+    rate_limit_per_minute: float = Field(
+        60,
+        ge=0,
+        description="Questions per minute (/v1/ask, /v1/chat/completions) per key or client "
+        "address; 0 turns rate limiting off.",
+    )
+    rate_limit_burst: int = Field(
+        20, ge=1, description="Questions a key or address may ask at once before the rate applies."
+    )
+    max_upload_bytes: int = Field(25 * MiB, ge=1024, description="Largest uploaded file, in bytes.")
+    max_upload_request_bytes: int = Field(
+        100 * MiB, ge=1024, description="Largest upload request (all its files), in bytes."
+    )
+    max_upload_files: int = Field(
+        20, ge=1, le=1000, description="Most files in one upload request."
+    )
+
+    @field_validator("cors_origins", "admin_api_keys", "ask_api_keys", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
-        if isinstance(value, str):
-            if value.lstrip().startswith("["):
-                return json.loads(value)
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+    def _split(cls, value: object) -> object:
+        return _comma_separated(value)
+
+    @field_validator("admin_api_keys", "ask_api_keys")
+    @classmethod
+    def _strong_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        if any(len(key.get_secret_value()) < MIN_KEY_CHARS for key in keys):
+            raise ValueError(f"every key must have at least {MIN_KEY_CHARS} characters")
+        return keys
+
+    @model_validator(mode="after")
+    def _keys_for_protected_endpoints(self) -> Settings:
+        # Refuse to start rather than serve the document endpoints, or a "protected"
+        # /v1/ask, to anyone.
+        if self.admin_api and not self.admin_api_keys:
+            raise ValueError(
+                "SYLLABUS_ADMIN_API is on but SYLLABUS_ADMIN_API_KEYS is empty: "
+                "set at least one admin key, or turn the document endpoints off"
+            )
+        if self.require_ask_key and not (self.ask_api_keys or self.admin_api_keys):
+            raise ValueError(
+                "SYLLABUS_REQUIRE_ASK_KEY is on but no key is set: "
+                "set SYLLABUS_ASK_API_KEYS (or SYLLABUS_ADMIN_API_KEYS)"
+            )
+        return self
 
     @field_validator("cors_origins")
     @classmethod
@@ -131,6 +208,14 @@ class Settings(BaseSettings):
         if wrong:
             raise ValueError(f"not an origin (scheme://host[:port]): {', '.join(wrong)}")
         return cleaned
+
+    def embedder(self) -> SentenceTransformerEmbedder:
+        """The configured embedder, not loaded yet."""
+        return SentenceTransformerEmbedder(
+            self.embedding_model,
+            backend=self.embedding_backend,
+            cache_dir=self.embedding_cache_dir,
+        )
 
     def chunker(self) -> ChunkerParams:
         return ChunkerParams(chunk_tokens=self.chunk_tokens, overlap_tokens=self.overlap_tokens)

@@ -33,6 +33,7 @@ class FakeEmbedder:
     """
 
     name = "fake-hashing-embedder"
+    backend = "fake"
     dimension = 512
     max_tokens = 254
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import PurePath
+from typing import Any
 
 from ingest.documents import Block, Document, LoadError, decode_text, require_text
 
@@ -13,6 +15,18 @@ _BLOCKS = ("p", "li", "pre", "blockquote", "td", "th", "dt", "dd", "figcaption",
            "div", "section", "article", "main")  # fmt: skip
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 _SPACE = re.compile(r"\s+")
+
+
+def _ancestors(elements: Sequence[Any]) -> set[int]:
+    """Ids of every ancestor of ``elements``, each reached once: linear even in a page of
+    deeply nested tags (asking each element for its descendants would be quadratic)."""
+    seen: set[int] = set()
+    for element in elements:
+        parent = element.parent
+        while parent is not None and id(parent) not in seen:
+            seen.add(id(parent))
+            parent = parent.parent
+    return seen
 
 
 def load_html(data: bytes, name: str) -> Document:
@@ -30,8 +44,10 @@ def load_html(data: bytes, name: str) -> Document:
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     blocks: list[Block] = []
     offset = 0
-    for element in root.find_all([*_HEADINGS, *_BLOCKS]):
-        if element.name not in _HEADINGS and element.find([*_HEADINGS, *_BLOCKS]):
+    elements = root.find_all([*_HEADINGS, *_BLOCKS])
+    containers = _ancestors(elements)
+    for element in elements:
+        if element.name not in _HEADINGS and id(element) in containers:
             continue  # a container: its leaf blocks are visited on their own
         if element.name == "pre":
             text = element.get_text().strip("\n")

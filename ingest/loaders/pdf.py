@@ -36,7 +36,7 @@ def _title(reader: object, first_page: list[str], name: str) -> str:
 
 def load_pdf(data: bytes, name: str) -> Document:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PyPdfError
 
     # pypdf reports recoverable oddities through logging; they are not our errors.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -47,7 +47,10 @@ def load_pdf(data: bytes, name: str) -> Document:
         pages = [_paragraphs(page.extract_text() or "") for page in reader.pages]
     except LoadError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+    except LimitReachedError as exc:
+        # pypdf stops decompressing a stream past its limit (75 MB): a compression bomb.
+        raise LoadError(f"PDF stream too large when decompressed: {exc}") from None
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
         raise LoadError(f"corrupt PDF: {exc}") from None
     if not any(pages):
         raise LoadError("no extractable text in the PDF (scanned images?)")

@@ -6,11 +6,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from service.answering import Question
-from service.deps import AnswererDep, MetricsDep, SettingsDep
+from service.deps import AnswererDep, AskerDep, MetricsDep, SettingsDep
 from service.errors import Overloaded
 from service.generation.base import Message
 from service.routes.disconnect import unless_disconnected
-from service.schemas import AskRequest, AskResponse, ErrorBody
+from service.schemas import AskRequest, AskResponse, error_responses
 from service.sse import answer_stream
 
 router = APIRouter(tags=["answers"])
@@ -25,9 +25,7 @@ def wants_stream(body: AskRequest, request: Request) -> bool:
     response_model=AskResponse,
     responses={
         200: {"content": {"text/event-stream": {}}},
-        404: {"model": ErrorBody},
-        422: {"model": ErrorBody},
-        503: {"model": ErrorBody},
+        **error_responses(400, 401, 404, 413, 415, 422, 429, 502, 503, 504),
     },
 )
 async def ask(
@@ -36,6 +34,7 @@ async def ask(
     answerer: AnswererDep,
     settings: SettingsDep,
     metrics: MetricsDep,
+    _: AskerDep,
 ) -> AskResponse | StreamingResponse:
     question = Question(
         text=body.question,

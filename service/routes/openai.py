@@ -22,11 +22,16 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.answering import Question
-from service.deps import AnswererDep, LibraryDep, MetricsDep
+from service.deps import AnswererDep, AskerDep, LibraryDep, MetricsDep
 from service.errors import ServiceError, ValidationFailed
 from service.generation.base import Message
 from service.routes.disconnect import unless_disconnected
-from service.schemas import MAX_HISTORY_TURNS, MAX_QUESTION_CHARS, AskResponse, ErrorBody
+from service.schemas import (
+    MAX_HISTORY_TURNS,
+    MAX_QUESTION_CHARS,
+    AskResponse,
+    error_responses,
+)
 from service.sse import error_payload
 
 router = APIRouter(tags=["openai"])
@@ -58,10 +63,20 @@ class ChatCompletionRequest(BaseModel):
     stream: bool = False
 
 
+def _unpaired_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _question(body: ChatCompletionRequest) -> Question:
     turns = [m for m in body.messages if m.role in ("user", "assistant")]
     if not turns or turns[-1].role != "user" or not turns[-1].text().strip():
         raise ValidationFailed("the last message must be a non-empty user message (the question)")
+    if any(_unpaired_surrogate(t.text()) for t in turns):
+        raise ValidationFailed("messages: text with unpaired surrogates is not valid Unicode")
     text = turns[-1].text().strip()
     if len(text) > MAX_QUESTION_CHARS:
         raise ValidationFailed(f"the question is longer than {MAX_QUESTION_CHARS} characters")
@@ -122,7 +137,7 @@ async def _stream(answerer: AnswererDep, question: Question, model: str) -> Asyn
 
 @router.post(
     "/v1/chat/completions",
-    responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}, 503: {"model": ErrorBody}},
+    responses=error_responses(400, 401, 404, 413, 415, 422, 429, 502, 503, 504),
 )
 async def chat_completions(
     body: ChatCompletionRequest,
@@ -130,6 +145,7 @@ async def chat_completions(
     answerer: AnswererDep,
     library: LibraryDep,
     metrics: MetricsDep,
+    _: AskerDep,
 ) -> object:
     question = _question(body)
     await to_thread.run_sync(library.reader, question.collection)  # 404 before streaming starts

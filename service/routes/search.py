@@ -5,8 +5,8 @@ from __future__ import annotations
 from anyio import to_thread
 from fastapi import APIRouter
 
-from service.deps import LibraryDep, SettingsDep
-from service.schemas import ErrorBody, SearchHit, SearchRequest, SearchResponse
+from service.deps import CallerDep, LibraryDep, SettingsDep
+from service.schemas import SearchHit, SearchRequest, SearchResponse, error_responses
 
 router = APIRouter(tags=["search"])
 
@@ -14,9 +14,11 @@ router = APIRouter(tags=["search"])
 @router.post(
     "/v1/search",
     response_model=SearchResponse,
-    responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    responses=error_responses(400, 401, 404, 413, 415, 422),
 )
-async def search(body: SearchRequest, library: LibraryDep, settings: SettingsDep) -> SearchResponse:
+async def search(
+    body: SearchRequest, library: LibraryDep, settings: SettingsDep, _: CallerDep
+) -> SearchResponse:
     name = body.collection or settings.collection
     reader = await to_thread.run_sync(library.reader, name)
     hits = await to_thread.run_sync(lambda: reader.search(body.query, body.top_k))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from indexes import ChunkerParams
 from ingest import Pipeline
@@ -70,8 +71,12 @@ def ingest_notes(
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
+    # Rate limits are off here (some tests ask many questions); test_limits.py tests them.
     return Settings(
-        data_dir=tmp_path / "collections", abstain_threshold=0.2, answer_strategy="auto"
+        data_dir=tmp_path / "collections",
+        abstain_threshold=0.2,
+        answer_strategy="auto",
+        rate_limit_per_minute=0,
     )
 
 
@@ -84,5 +89,31 @@ def fake_generator() -> FakeGenerator:
 def client(settings: Settings, fake_generator: FakeGenerator) -> Iterator[TestClient]:
     ingest_notes(settings.data_dir)
     app = create_app(settings, embedder=FakeEmbedder(), generator=fake_generator)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+ADMIN_KEY = "admin-key-0123456789abcdef"
+ASK_KEY = "ask-key-0123456789abcdef"
+AS_ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+AS_ASKER = {"Authorization": f"Bearer {ASK_KEY}"}
+
+
+@pytest.fixture
+def admin_settings(settings: Settings) -> Settings:
+    """The test settings with the document endpoints on, an admin key and an ask key."""
+    return settings.model_copy(
+        update={
+            "admin_api": True,
+            "admin_api_keys": [SecretStr(ADMIN_KEY)],
+            "ask_api_keys": [SecretStr(ASK_KEY)],
+        }
+    )
+
+
+@pytest.fixture
+def admin_client(admin_settings: Settings, fake_generator: FakeGenerator) -> Iterator[TestClient]:
+    ingest_notes(admin_settings.data_dir)
+    app = create_app(admin_settings, embedder=FakeEmbedder(), generator=fake_generator)
     with TestClient(app) as test_client:
         yield test_client

@@ -1,0 +1,102 @@
+"""Managing a collection's documents over HTTP: list, upload, delete, re-sync.
+
+Uploaded files are kept in the collection's ``uploads/`` folder (inside its
+index directory) and ingested by a background job (``service.jobs``); a
+deletion removes the stored file, or drops a document ingested from a folder,
+and re-syncs.  Every change publishes a new index version, which the next
+request serves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from anyio import to_thread
+
+from indexes import DataRoot, DocumentRecord, IndexError_
+from service import uploads
+from service.errors import NotFound, ValidationFailed
+from service.jobs import Job, Jobs, Work
+from service.library import Library
+from service.schemas import DocumentPublic, DocumentsResponse
+
+
+def _inside(path: str, folder: Path) -> bool:
+    return Path(path).parent == folder
+
+
+class Documents:
+    def __init__(self, root: DataRoot, library: Library, jobs: Jobs) -> None:
+        self._root = root
+        self._library = library
+        self._jobs = jobs
+
+    def _checked_name(self, collection: str) -> str:
+        try:
+            return self._root.collection(collection).name
+        except IndexError_ as exc:
+            raise ValidationFailed(str(exc)) from None
+
+    def _records(self, collection: str) -> tuple[int, list[DocumentRecord], dict[str, int]]:
+        reader = self._library.reader(collection)
+        return reader.version, reader.documents(), reader.page_counts()
+
+    async def listing(self, collection: str) -> DocumentsResponse:
+        version, records, pages = await to_thread.run_sync(self._records, collection)
+        folder = self._jobs.uploads_dir(collection)
+        return DocumentsResponse(
+            collection=collection,
+            index_version=version,
+            documents=[
+                DocumentPublic(
+                    id=r.doc_id,
+                    source=r.source,
+                    title=r.title,
+                    pages=pages.get(r.doc_id),
+                    chunks=r.n_chunks,
+                    sha256=r.sha256,
+                    ingested_at=r.ingested_at,
+                    uploaded=_inside(r.path, folder),
+                )
+                for r in records
+            ],
+        )
+
+    async def upload(
+        self, collection: str, files: list[uploads.Upload], max_bytes: int, max_files: int
+    ) -> Job:
+        """Check and store the files, then queue their ingestion; nothing is stored on refusal."""
+        collection = self._checked_name(collection)
+        accepted = uploads.checked(files, max_bytes, max_files)
+        folder = self._jobs.uploads_dir(collection)
+        stored = await to_thread.run_sync(uploads.store, folder, accepted)
+        names = [f"{folder.name}/{path.name}" for path in stored]
+        return self._jobs.submit("upload", collection, lambda: self._sync(collection), names)
+
+    async def delete(self, collection: str, document_id: str) -> Job:
+        _, records, _ = await to_thread.run_sync(self._records, collection)
+        record = next((r for r in records if r.doc_id == document_id), None)
+        if record is None:
+            raise NotFound(f"no document {document_id!r} in collection {collection!r}")
+        if _inside(record.path, self._jobs.uploads_dir(collection)):
+            await to_thread.run_sync(lambda: Path(record.path).unlink(missing_ok=True))
+        plan = lambda: self._sync(collection, forget={record.path})  # noqa: E731
+        return self._jobs.submit("delete", collection, plan, [record.source])
+
+    async def reindex(self, collection: str) -> Job:
+        """Re-sync with the sources: uploads and the folders the documents came from."""
+        await to_thread.run_sync(self._library.reader, collection)  # 404 for an unknown one
+        return self._jobs.submit("reindex", collection, lambda: self._resync(collection))
+
+    def _sync(self, collection: str, forget: set[str] | None = None) -> Work:
+        """The collection's upload folder, dropping the documents in ``forget``."""
+        folder = self._jobs.uploads_dir(collection)
+        folder.mkdir(parents=True, exist_ok=True)
+        return Work([folder], forget=forget or set())
+
+    def _resync(self, collection: str) -> Work:
+        uploaded = self._sync(collection)
+        _, records, _ = self._records(collection)
+        roots = {Path(r.root) for r in records if Path(r.root).exists()}
+        gone = {r.path for r in records if not Path(r.path).exists()}
+        return Work([*uploaded.paths, *sorted(roots - set(uploaded.paths))], forget=gone)
