@@ -179,7 +179,7 @@ async def _in_process(
 ) -> AsyncIterator[_Session]:
     from service.app import create_app
 
-    embedder = SentenceTransformerEmbedder(settings.embedding_model)
+    embedder = settings.embedder()
     embedder.load()
     collection = options.collection or settings.collection
     if dataset.corpus:
@@ -217,7 +217,7 @@ async def _remote(
             raise RunError(str(exc)) from None
         judge = None
         if options.judge:
-            embedder = SentenceTransformerEmbedder(settings.embedding_model)
+            embedder = settings.embedder()
             generator = build_generator(settings)
             judge = Judge(generator, embedder)
         try:

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from indexes import DataRoot, Embedder, IndexReader, SentenceTransformerEmbedder
+from indexes import DataRoot, Embedder, IndexReader
 from service.schemas import ErrorBody, SearchHit, SearchRequest, SearchResponse
 from service.settings import Settings
 
@@ -78,7 +78,7 @@ class LocalSearcher(Searcher):
         if index is None:
             name = collection or settings.collection
             index = DataRoot(settings.data_dir).existing(name).path
-        embedder = embedder or SentenceTransformerEmbedder(settings.embedding_model)
+        embedder = embedder or settings.embedder()
         return cls(IndexReader(Path(index), embedder, settings.fusion()))
 
     def _search(self, request: SearchRequest) -> list[SearchHit]:

@@ -73,9 +73,9 @@ def fake_embedder() -> FakeEmbedder:
 
 @pytest.fixture(scope="session")
 def real_embedder() -> Iterator[object]:
-    from indexes import SentenceTransformerEmbedder
+    from service.settings import Settings
 
-    embedder = SentenceTransformerEmbedder()
+    embedder = Settings().embedder()  # the configured backend, as the service uses
     embedder.load()
     yield embedder
 

@@ -88,13 +88,13 @@ def _model_path() -> Path:
 
 
 def _syllabus(folder: Path, scratch: Path) -> tuple[int, Search, float]:
-    from indexes import IndexReader, SentenceTransformerEmbedder
+    from indexes import IndexReader
     from indexes.manifest import ChunkerParams
     from ingest import Pipeline
     from service.settings import Settings
 
     started = time.perf_counter()
-    embedder = SentenceTransformerEmbedder()
+    embedder = Settings().embedder()  # the configured backend
     embedder.load()
     loaded = time.perf_counter() - started
     params = ChunkerParams(chunk_tokens=CHUNK_TOKENS, overlap_tokens=OVERLAP_TOKENS)
