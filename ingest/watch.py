@@ -54,9 +54,29 @@ def watch(
     )
     for batch in batches:
         log.info("%d change(s) under %s", len(batch), ", ".join(map(str, paths)))
-        try:
-            report = pipeline.run(paths, index_root, wait_seconds=wait_seconds)
-        except IndexError_ as exc:
-            on_error(exc)
-            continue
-        on_report(report)
+        while True:  # again while files changed during the run: those events may be gone
+            before = snapshot(paths)
+            try:
+                report = pipeline.run(paths, index_root, wait_seconds=wait_seconds)
+            except IndexError_ as exc:
+                on_error(exc)
+                break
+            on_report(report)
+            if snapshot(paths) == before:
+                break
+
+
+def snapshot(paths: Sequence[Path]) -> dict[str, tuple[int, int]]:
+    """Modification time and size of every relevant file under ``paths``."""
+    found = {}
+    for root in paths:
+        for path in [root] if root.is_file() else sorted(root.rglob("*")):
+            if not relevant(str(path)):
+                continue
+            try:
+                stat = path.stat()
+            except OSError:  # removed meanwhile: the next snapshot differs anyway
+                continue
+            if path.is_file():
+                found[str(path)] = (stat.st_mtime_ns, stat.st_size)
+    return found
