@@ -16,14 +16,18 @@ import numpy.typing as npt
 log = logging.getLogger(__name__)
 
 VECTORS_NAME = "vectors.faiss"
-# Tuned with eval/bench/scale.py (BENCHMARKS.md): on synthetic vectors with the
-# covariance of real all-MiniLM-L6-v2 embeddings, harder for HNSW than the real
-# ones, efSearch 512 keeps recall@10 against exact search at or above 0.95 up to
-# 1M vectors; efConstruction 100 builds twice as fast as 200 for a loss that
-# efSearch makes up.
+# Tuned with eval/bench/scale.py (BENCHMARKS.md) on synthetic vectors with the
+# covariance of real all-MiniLM-L6-v2 embeddings: far harder for HNSW than the real
+# ones (recall@10 0.99 at efSearch 64 on 64k real passages), so a safe bound.
+# There efSearch 512 gave recall@10 0.986 at 100k vectors but 0.845 at 1M, and 2048
+# gave 0.970 at 1M. efConstruction 100 built faster than 200 (35 s against 141 s at
+# 100k, under load), for a recall that the beam makes up.
 HNSW_NEIGHBOURS = 32
 HNSW_EF_CONSTRUCTION = 100
 HNSW_EF_SEARCH = 512
+# From here on the wider beam (recall at 512 falls below 0.95 near 180k, log-interpolated).
+HNSW_LARGE = 150_000
+HNSW_EF_SEARCH_LARGE = 2048
 
 
 def build_index(vectors: npt.NDArray[np.float32], dimension: int, hnsw_threshold: int) -> Any:
@@ -56,8 +60,13 @@ def read_index(directory: Path) -> Any:
         log.debug("memory-mapping %s is not supported; reading it whole", path)
         index = faiss.read_index(path)
     if isinstance(index, faiss.IndexHNSW):
-        index.hnsw.efSearch = HNSW_EF_SEARCH
+        index.hnsw.efSearch = ef_search_for(index.ntotal)
     return index
+
+
+def ef_search_for(count: int) -> int:
+    """HNSW's search beam for an index of ``count`` vectors: wider for larger graphs."""
+    return HNSW_EF_SEARCH_LARGE if count >= HNSW_LARGE else HNSW_EF_SEARCH
 
 
 def all_vectors(index: Any) -> npt.NDArray[np.float32]:

@@ -5,7 +5,8 @@ SQuAD 2.0 dev split's chunks (chunked exactly as ingestion chunks them) and
 its questions.  Each round embeds the chunks once per backend, alternating
 backends, so that a busy machine slows both alike; the fastest round (the
 least disturbed) and the median are reported, with the process's CPU time.
-Query latency is one question per call, as the service embeds them.
+Query latency is one question per call, as the service embeds them, one
+backend after the other.
 Retrieval quality per backend is measured by ``eval.retrieval --backend``.
 
 It also times building the int8 model from the packaged weights (into a
@@ -109,8 +110,10 @@ def run(rounds: int, queries: int) -> dict[str, Any]:
             cpu[backend].append(used)
     sample = random.Random(0).sample(questions, queries)
     latency: dict[str, list[float]] = {b: [] for b in BACKENDS}
-    for question in sample:
-        for backend, embedder in embedders.items():
+    # One backend at a time: right after a run, ONNX Runtime's threads spin for
+    # work, and a PyTorch call then would compete with them for the cores.
+    for backend, embedder in embedders.items():
+        for question in sample:
             started = time.perf_counter()
             embedder.embed([question])
             latency[backend].append((time.perf_counter() - started) * 1000)

@@ -8,8 +8,10 @@
   its topic clusters, which make real vectors easier still.
 - ``real``: the embeddings themselves (SQuAD 2.0 sentences and questions,
   the sentences of ``../shared/corpus``), a few tens of thousands.
+- ``real-windows``: embeddings of overlapping 24-word windows through those
+  sentences, every 4 words: real passages, more than twice as many.
 
-Synthetic chunks for BM25 and the full index are runs of real sentences
+Synthetic chunks for BM25 are runs of real sentences
 drawn at random, about as long as a 200-token chunk.
 """
 
@@ -30,11 +32,13 @@ from ingest.sentences import split_sentences
 log = logging.getLogger(__name__)
 
 DIMENSION = 384
-KINDS = ("random", "embedding-like", "real")
+KINDS = ("random", "embedding-like", "real", "real-windows")
 CORPUS = squad.PROJECT_ROOT.parent / "shared" / "corpus"
 SENTENCES_PER_CHUNK = 8
 _MIN_SENTENCE_CHARS = 20
 _BLOCK = 10_000
+WINDOW_WORDS = 24
+WINDOW_STRIDE = 4
 
 
 def real_texts() -> tuple[list[str], list[str]]:
@@ -70,6 +74,26 @@ def real_vectors(cache: Path) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.f
         )
     loaded = np.load(path)
     return loaded["sentences"], loaded["questions"]
+
+
+def word_windows(sentences: list[str], words: int = WINDOW_WORDS) -> list[str]:
+    """Overlapping runs of ``words`` words through the sentences, ``WINDOW_STRIDE`` apart:
+    many more distinct real passages than there are sentences."""
+    tokens = " ".join(sentences).split()
+    starts = range(0, max(1, len(tokens) - words), WINDOW_STRIDE)
+    return [" ".join(tokens[i : i + words]) for i in starts]
+
+
+def window_vectors(cache: Path) -> npt.NDArray[np.float32]:
+    """Embeddings of :func:`word_windows` over the real sentences, cached in ``cache``."""
+    path = cache / "window-vectors.npy"
+    if not path.is_file():
+        windows = word_windows(real_texts()[0])
+        log.info("embedding %d windows", len(windows))
+        vectors = SentenceTransformerEmbedder(backend="onnx-int8").embed(windows)
+        cache.mkdir(parents=True, exist_ok=True)
+        np.save(path, vectors)
+    return np.load(path)
 
 
 def unit(rows: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -110,10 +134,11 @@ def vectors_and_queries(
     if kind == "embedding-like":
         reference = np.concatenate([sentences, questions])
         return embedding_like(n, 1, reference), embedding_like(queries, 2, reference)
-    # Real: held-out questions search the sentences and the other questions.
+    # Real: held-out questions search the sentences and the other questions,
+    # or passages of real text (windows).
     order = np.random.default_rng(0).permutation(len(questions))
     held_out, rest = questions[order[:queries]], questions[order[queries:]]
-    base = np.concatenate([sentences, rest])
+    base = window_vectors(cache) if kind == "real-windows" else np.concatenate([sentences, rest])
     if n < len(base):
         base = base[np.random.default_rng(1).permutation(len(base))[:n]]
     return np.ascontiguousarray(base), np.ascontiguousarray(held_out)
