@@ -48,7 +48,7 @@ BENCH = squad.PROJECT_ROOT / "var" / "bench"
 
 
 def _embedder() -> SentenceTransformerEmbedder:
-    embedder = SentenceTransformerEmbedder(Settings().embedding_model)
+    embedder = Settings().embedder()  # the configured backend, as the service runs it
     embedder.load()
     return embedder
 

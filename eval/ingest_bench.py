@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from indexes import IndexReader, SentenceTransformerEmbedder
+from indexes import IndexReader
 from ingest import Pipeline
 from service.settings import PROJECT_ROOT, Settings
 
@@ -45,7 +45,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 def bench_corpus(name: str, corpus: Path, workdir: Path, rounds: int) -> dict[str, Any]:
     settings = Settings()
-    embedder = SentenceTransformerEmbedder(settings.embedding_model)
+    embedder = settings.embedder()
     embedder.load()
     pipeline = Pipeline(embedder, settings.chunker())
     index = workdir / name

