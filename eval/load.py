@@ -6,7 +6,9 @@ rate limits off (``SYLLABUS_RATE_LIMIT_PER_MINUTE=0``: every client here shares 
 address).  ``--concurrency`` clients send the ``/v1/search`` and ``/v1/ask`` requests,
 asks spread evenly among the searches, until all are sent or ``--max-seconds`` pass.
 
-It reports, per endpoint, the statuses, p50/p99 latency and the designed ``503``
+Asks are streamed (server-sent events), so their time to first token is measured
+as well as their total.  It reports, per endpoint, the statuses, requests/s,
+p50/p99 latency and the designed ``503``
 backpressure (a full generation queue), and the server's resident memory before and
 after (``process_resident_memory_bytes`` from ``/metrics``).  The exit status is 1 if any
 request got a 5xx other than 503, or no answer at all.  Only loopback URLs are accepted:
@@ -40,6 +42,7 @@ class Outcome:
     endpoint: str
     status: int  # 0: no response (connection error or client timeout)
     seconds: float
+    first_token_seconds: float | None = None  # asks: when the first ``token`` event came
 
 
 def is_loopback(url: str) -> bool:
@@ -74,20 +77,33 @@ def resident_memory(client: httpx.Client, url: str) -> int | None:
     return None
 
 
+async def _ask(client: httpx.AsyncClient, url: str, question: str) -> Outcome:
+    """A streamed ask, timed to its first ``token`` event and to its end."""
+    started = time.perf_counter()
+    first: float | None = None
+    body = {"question": question, "stream": True}
+    try:
+        async with client.stream("POST", f"{url}/v1/ask", json=body) as response:
+            status = response.status_code
+            async for line in response.aiter_lines():
+                if first is None and line == "event: token":
+                    first = time.perf_counter() - started
+    except httpx.HTTPError:
+        status = 0
+    return Outcome("/v1/ask", status, time.perf_counter() - started, first)
+
+
 async def _send(client: httpx.AsyncClient, url: str, endpoint: str, n: int) -> Outcome:
     question = QUESTIONS[n % len(QUESTIONS)]
-    body: dict[str, object]
     if endpoint == "ask":
-        path, body = "/v1/ask", {"question": question}
-    else:
-        path, body = "/v1/search", {"query": question, "top_k": 5}
+        return await _ask(client, url, question)
     started = time.perf_counter()
     try:
-        response = await client.post(f"{url}{path}", json=body)
+        response = await client.post(f"{url}/v1/search", json={"query": question, "top_k": 5})
         status = response.status_code
     except httpx.HTTPError:
         status = 0
-    return Outcome(path, status, time.perf_counter() - started)
+    return Outcome("/v1/search", status, time.perf_counter() - started)
 
 
 async def run(url: str, order: list[str], concurrency: int, max_seconds: float) -> list[Outcome]:
@@ -121,7 +137,14 @@ def summary(outcomes: list[Outcome], seconds: float) -> dict[str, Any]:
             "statuses": dict(sorted(Counter(str(o.status) for o in mine).items())),
             "p50_ms": round(statistics.median(ok), 1) if ok else None,
             "p99_ms": round(percentile(ok, 0.99), 1) if ok else None,
+            "requests_per_second": round(len(mine) / seconds, 1) if seconds else None,
         }
+        first = [o.first_token_seconds * 1000 for o in mine if o.first_token_seconds is not None]
+        if first:
+            by_endpoint[endpoint] |= {
+                "first_token_p50_ms": round(statistics.median(first), 1),
+                "first_token_p99_ms": round(percentile(first, 0.99), 1),
+            }
     failures = [o for o in outcomes if o.status == 0 or (o.status >= 500 and o.status != 503)]
     return {
         "requests": len(outcomes),

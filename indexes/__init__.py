@@ -7,6 +7,7 @@ store and ``manifest.json``.  Exceptions raised here all derive from
 
     IndexError_
     ├── IndexNotFound        no published version at that path
+    ├── IndexCorrupt         a published version's files cannot be read
     ├── EmbedderMismatch     the manifest's embedder differs from the configured one
     ├── IndexLocked          another ingestion holds the write lock
     └── CollectionNameInvalid
@@ -17,6 +18,7 @@ from indexes.embedder import Embedder, SentenceTransformerEmbedder
 from indexes.errors import (
     CollectionNameInvalid,
     EmbedderMismatch,
+    IndexCorrupt,
     IndexError_,
     IndexLocked,
     IndexNotFound,
@@ -40,6 +42,7 @@ __all__ = [
     "EmbedderMismatch",
     "FusionWeights",
     "Hit",
+    "IndexCorrupt",
     "IndexError_",
     "IndexLocked",
     "IndexNotFound",

@@ -9,6 +9,10 @@ class IndexNotFound(IndexError_):
     """The directory holds no published index version."""
 
 
+class IndexCorrupt(IndexError_):
+    """A published version's files cannot be read (damaged outside Syllabus)."""
+
+
 class EmbedderMismatch(IndexError_):
     """The index was built with another embedding model than the configured one."""
 

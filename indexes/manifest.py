@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from indexes.errors import EmbedderMismatch, IndexNotFound
+from indexes.errors import EmbedderMismatch, IndexCorrupt, IndexNotFound
 
 log = logging.getLogger(__name__)
 
@@ -130,4 +130,9 @@ def read_manifest(directory: Path) -> Manifest:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise IndexNotFound(f"no manifest at {path}") from exc
-    return Manifest.model_validate(raw)
+    except (OSError, ValueError) as exc:  # unreadable, or not JSON
+        raise IndexCorrupt(f"the manifest {path} cannot be read: {exc}") from exc
+    try:
+        return Manifest.model_validate(raw)
+    except ValidationError as exc:
+        raise IndexCorrupt(f"the manifest {path} is not a Syllabus manifest") from exc

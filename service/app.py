@@ -8,9 +8,12 @@ import time.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
+import anyio
 from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -36,6 +39,7 @@ from service.routes.disconnect import ClientGone
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 UPLOAD_PATH = "/v1/documents"
 
@@ -97,13 +101,39 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+
+        async def timed(part: str, load: Callable[[], T]) -> T:
+            begun = time.perf_counter()
+            result = await to_thread.run_sync(load)
+            timings[part] = time.perf_counter() - begun
+            return result
+
         used_embedder = embedder or settings.embedder()
-        if isinstance(used_embedder, SentenceTransformerEmbedder):
-            await to_thread.run_sync(used_embedder.load)
-        used_generator = generator
-        if used_generator is None:
-            used_generator = await to_thread.run_sync(build_generator, settings)
+        built: list[Generator] = []
+        # The embedder and the generator are independent: load them side by side.
+        try:
+            async with anyio.create_task_group() as group:
+                if isinstance(used_embedder, SentenceTransformerEmbedder):
+                    group.start_soon(timed, "embedder", used_embedder.load)
+                if generator is None:
+
+                    async def build() -> None:
+                        built.append(await timed("generator", lambda: build_generator(settings)))
+
+                    group.start_soon(build)
+        except BaseExceptionGroup as failed:  # report the failure itself, not the group
+            raise failed.exceptions[0] from None
+        used_generator = generator or built[0]
         library = Library(DataRoot(settings.data_dir), used_embedder, settings.fusion())
+        opened = await timed("collections", library.open_all)
+        log.info(
+            "ready in %.1f s after the app started (%s; %d collection(s) open)",
+            time.perf_counter() - started,
+            ", ".join(f"{part} {seconds:.1f} s" for part, seconds in timings.items()),
+            opened,
+        )
         app.state.library = library
         app.state.generator = used_generator
         metrics.track_queue(lambda: used_generator.queue_depth)

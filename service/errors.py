@@ -99,6 +99,13 @@ class NotReady(ServiceError):
     code = "not_ready"
 
 
+class CollectionUnavailable(ServiceError):
+    """The collection exists but its index cannot be served (the message says why)."""
+
+    status = 503
+    code = "collection_unavailable"
+
+
 class GeneratorUnavailable(ServiceError):
     """The generation backend is down, refused, or answered something unusable."""
 

@@ -7,11 +7,14 @@ the version they started with.
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from indexes import DataRoot, Embedder, FusionWeights, IndexError_, IndexReader
 from indexes.collections import CollectionInfo
-from service.errors import NotFound
+from service.errors import CollectionUnavailable, NotFound
+
+log = logging.getLogger(__name__)
 
 
 class Library:
@@ -31,10 +34,31 @@ class Library:
                     collection = self._root.existing(name)
                 except IndexError_ as exc:
                     raise NotFound(f"unknown collection {name!r}") from exc
-                reader = IndexReader(collection.path, self._embedder, self._weights)
+                try:
+                    reader = IndexReader(collection.path, self._embedder, self._weights)
+                except IndexError_ as exc:
+                    raise CollectionUnavailable(
+                        f"collection {name!r} cannot be served: {exc}"
+                    ) from exc
                 self._readers[name] = reader
         reader.refresh()
         return reader
+
+    def open_all(self) -> int:
+        """Open every collection's reader now (servers warm up with this); how many opened.
+
+        A collection that cannot be opened is logged and left to fail on request,
+        as it would have without the warm-up.
+        """
+        opened = 0
+        for collection in self._root.collections():
+            try:
+                self.reader(collection.name)
+            except (CollectionUnavailable, NotFound) as exc:
+                log.warning("collection %r not opened at start: %s", collection.name, exc)
+            else:
+                opened += 1
+        return opened
 
     def collections(self) -> list[CollectionInfo]:
         return [c.info() for c in self._root.collections()]
