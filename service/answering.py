@@ -22,6 +22,7 @@ from service.grounding import GroundingChecker, Verdict
 from service.library import Library
 from service.prompt import build_messages
 from service.schemas import AskResponse, Citation, Grounding, Mode, SentenceGrounding, Timings
+from service.sentence_vectors import SentenceVectors
 
 NOT_COVERED = "The course materials do not cover this question."
 EXTRACTIVE_MODEL = "syllabus-extractive"
@@ -80,6 +81,7 @@ class _Run:
     """Timing and results of one question as it is answered."""
 
     question: Question
+    sentences: SentenceVectors  # every text this answer embeds, embedded once
     started: float = field(default_factory=time.perf_counter)
     retrieval_ms: float = 0.0
     first_token_ms: float | None = None
@@ -120,10 +122,15 @@ class Answerer:
         raise RuntimeError("the answer stream ended without a final answer")
 
     async def events(self, question: Question) -> AsyncIterator[Event]:
-        run = _Run(question)
+        run = _Run(question, SentenceVectors(self._embedder))
         reader = await to_thread.run_sync(self._library.reader, question.collection)
         query = retrieval_query(question)
-        run.hits = await to_thread.run_sync(lambda: reader.search(query, question.top_k))
+
+        def retrieve() -> list[Hit]:
+            vector = run.sentences.embed([query])[0]  # ranking sentences reuses it
+            return reader.search(query, question.top_k, query_vector=vector)
+
+        run.hits = await to_thread.run_sync(retrieve)
         run.retrieval_ms = run.elapsed_ms()
         best = max((h.dense_score or 0.0 for h in run.hits), default=None)
         if best is None or best < self.policy.abstain_threshold:
@@ -157,7 +164,7 @@ class Answerer:
             yield Event("token", {"text": piece})
         generated = "".join(pieces).strip()
         verdict = await to_thread.run_sync(
-            self._bounded, lambda: self._checker.check(generated, passages)
+            self._bounded, lambda: self._checker.check(generated, passages, run.sentences)
         )
         ratio = verdict.supported_ratio
         accepted = bool(verdict.sentences) and ratio >= self.policy.min_supported_ratio
@@ -187,14 +194,15 @@ class Answerer:
         stream: bool = True,
     ) -> AsyncIterator[Event]:
         extracts = await to_thread.run_sync(
-            self._bounded, lambda: best_sentences(self._embedder, run.question.text, passages)
+            self._bounded,
+            lambda: best_sentences(run.sentences, run.question.text, passages),
         )
         text = compose(extracts)
         if stream:
             run.first_token_ms = run.elapsed_ms()
             yield Event("token", {"text": text})
         verdict = await to_thread.run_sync(
-            self._bounded, lambda: self._checker.check(text, passages)
+            self._bounded, lambda: self._checker.check(text, passages, run.sentences)
         )
         used = [c for c in citations if any(e.passage == c.n for e in extracts)]
         yield self._done(run, text, "extractive", verdict, reason, best, used)

@@ -61,7 +61,11 @@ class GroundingChecker:
         self._embedder = embedder
         self.threshold = threshold
 
-    def check(self, answer: str, passages: Sequence[str]) -> Verdict:
+    def check(
+        self, answer: str, passages: Sequence[str], vectors: Embedder | None = None
+    ) -> Verdict:
+        """Verdict on each sentence of ``answer``; ``vectors`` embeds in place of the
+        checker's embedder (one answer's :class:`SentenceVectors`)."""
         raw = [s for s in split_sentences(answer.strip()) if strip_citations(s)]
         if not raw or not passages:
             return Verdict("", [])
@@ -71,8 +75,10 @@ class GroundingChecker:
         passage_sentences = [split_sentences(p) or [p] for p in passages]
         flat = [s for group in passage_sentences for s in group]
         owner = np.repeat(np.arange(len(passages)), [len(g) for g in passage_sentences])
-        vectors = self._embedder.embed([strip_citations(t) for t, _ in cleaned] + flat)
-        claims, evidence = vectors[: len(cleaned)], vectors[len(cleaned) :]
+        embedded = (vectors or self._embedder).embed(
+            [strip_citations(t) for t, _ in cleaned] + flat
+        )
+        claims, evidence = embedded[: len(cleaned)], embedded[len(cleaned) :]
         similarity = claims @ evidence.T
         checked = []
         for row, (text, cites) in enumerate(cleaned):
