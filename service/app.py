@@ -129,9 +129,9 @@ def create_app(
         library = Library(DataRoot(settings.data_dir), used_embedder, settings.fusion())
         opened = await timed("collections", library.open_all)
         log.info(
-            "ready in %.1f s after the app started (%s; %d collection(s) open)",
+            "ready in %.2f s after the app started (%s; %d collection(s) open)",
             time.perf_counter() - started,
-            ", ".join(f"{part} {seconds:.1f} s" for part, seconds in timings.items()),
+            ", ".join(f"{part} {seconds:.2f} s" for part, seconds in timings.items()),
             opened,
         )
         app.state.library = library

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Iterator
@@ -212,6 +213,10 @@ def serve(
     settings = _settings()
     updates = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = settings.model_copy(update=updates)
+    # Our own INFO lines (what start-up cost, model loading) beside uvicorn's; others warn.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     %(name)s: %(message)s")
+    for package in ("service", "indexes", "ingest"):
+        logging.getLogger(package).setLevel(logging.INFO)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 
 
