@@ -31,6 +31,24 @@ def _start_ingest(paths: list[Path], index: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def _wait_until_embedding(victim: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    """Return once the ingestion has loaded its model (it then embeds at once).
+
+    A fixed sleep is not enough: an ingestion can finish within it on a fast
+    machine.  The model's runtime library showing in the process's memory map is
+    the sign, whichever backend is configured.
+    """
+    deadline = time.monotonic() + timeout
+    maps = Path(f"/proc/{victim.pid}/maps")
+    while time.monotonic() < deadline and victim.poll() is None:
+        mapped = maps.read_text(encoding="utf-8", errors="replace")
+        if "onnxruntime" in mapped or "libtorch" in mapped:
+            time.sleep(0.5)  # the first chunks are being embedded
+            break
+        time.sleep(0.05)
+    assert victim.poll() is None, victim.stdout.read() if victim.stdout else ""
+
+
 def _assert_consistent(index: Path, embedder: object) -> int:
     """CURRENT names a complete version whose parts agree, and it answers searches."""
     directory = VersionedDir(index)
@@ -56,8 +74,7 @@ def test_sigkill_during_embedding_and_publishing_keeps_the_index_serving(
 ) -> None:
     more = shared_dir / "corpus" / "course" / "d2l" / "optimization"
     victim = _start_ingest([more], index_v1)
-    time.sleep(8)  # the model is loaded and chunks are being embedded
-    assert victim.poll() is None, victim.stdout.read() if victim.stdout else ""
+    _wait_until_embedding(victim)
     os.killpg(victim.pid, signal.SIGKILL)
     victim.wait()
     assert _assert_consistent(index_v1, real_embedder) == 1
@@ -90,7 +107,7 @@ def test_sigkill_during_embedding_and_publishing_keeps_the_index_serving(
 @pytest.mark.integration
 def test_ctrl_c_leaves_the_previous_version(index_v1: Path, real_embedder: object) -> None:
     victim = _start_ingest([DEMO_CORPUS], index_v1)
-    time.sleep(8)
+    _wait_until_embedding(victim)
     os.killpg(victim.pid, signal.SIGINT)
     assert victim.wait(timeout=60) != 0
     assert _assert_consistent(index_v1, real_embedder) == 1
