@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from eval import calibration, squad, strategies
-from eval.report import git_commit
+from eval.report import git_commit, write_report
 from indexes import DataRoot, IndexError_, SentenceTransformerEmbedder
 from service.answering import Answerer, AnswerPolicy, Strategy
 from service.generation.factory import build_generator
@@ -246,13 +246,6 @@ def provenance(data: Path) -> dict[str, Any]:
     return {"git_commit": git_commit(), "data": {"path": str(data), "sha256": digest}}
 
 
-def write(report: dict[str, Any], text: str, out: Path) -> None:
-    """The JSON report and the markdown beside it."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    out.with_suffix(".md").write_text(text + "\n", encoding="utf-8")
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry: markdown to stdout, progress to stderr, reports under ``var/bench``."""
     args = parse_args(argv)
@@ -266,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         report = provenance(args.data) | report
     kind = "calibrate" if args.command == "calibrate" else "strategies"
     title = f"## SQuAD 2.0 {report['split']}: answers, {kind}\n\n"
-    write(report, title + text, args.out)
+    write_report(report, title + text, args.out)
     print(title + text)
     print(f"\nwall time {report['wall_seconds']:.0f}s; report in {args.out}")
 

@@ -8,6 +8,7 @@ so that a number in BENCHMARKS.md can be traced back to what produced it.
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -95,6 +96,13 @@ class Report:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_report(report: dict[str, Any], text: str, out: Path) -> None:
+    """The JSON report at ``out`` and its markdown beside it (``.md``)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    out.with_suffix(".md").write_text(text + "\n", encoding="utf-8")
 
 
 def git_commit() -> str | None:

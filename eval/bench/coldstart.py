@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from eval.report import git_commit
+from eval.report import git_commit, write_report
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _READY_LINE = re.compile(r"ready in (?P<total>[\d.]+) s after the app started \((?P<parts>[^)]*)\)")
@@ -144,10 +144,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             warm.append(start_once(env))
             print(json.dumps(warm[-1]), file=sys.stderr, flush=True)
     report = {"git_commit": git_commit(), "first": first, "warm": warm}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     text = markdown(first, warm)
-    args.out.with_suffix(".md").write_text(text + "\n", encoding="utf-8")
+    write_report(report, text, args.out)
     print(text)
 
 

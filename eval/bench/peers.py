@@ -44,7 +44,7 @@ from typing import Any
 
 from eval import squad
 from eval.metrics import Gold, first_relevant_rank, hit_at
-from eval.report import git_commit
+from eval.report import git_commit, write_report
 from eval.retrieval import sample
 
 SYSTEMS = ("syllabus", "langchain", "llamaindex")
@@ -323,11 +323,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 print(json.dumps(row), file=sys.stderr, flush=True)
                 rows.append(row)
     summary = ratios(rows)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     report = {"git_commit": git_commit(), "runs": args.runs, "rows": rows, "ratios": summary}
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     text = markdown(rows, summary)
-    args.out.with_suffix(".md").write_text(text + "\n", encoding="utf-8")
+    write_report(report, text, args.out)
     print(text)
 
 
