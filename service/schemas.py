@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -16,8 +17,13 @@ MAX_TURN_CHARS = 8000
 
 Mode = Literal["generative", "extractive", "abstained"]
 CollectionName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-# Documents the non-blank check of ``_not_blank`` (which gives the clearer message).
-NOT_BLANK: JsonDict = {"pattern": r"\S"}
+# One character that is not blank. Spelled out because "\S" differs between Python
+# (where \x1c-\x1f and \x85 are whitespace) and JSON Schema's ECMA regexes (where
+# \ufeff is): the schema documents exactly what ``_not_blank`` checks.
+NOT_BLANK_CHAR = (
+    r"[^\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+)
+NOT_BLANK: JsonDict = {"pattern": NOT_BLANK_CHAR}
 
 
 class Strict(BaseModel):
@@ -25,7 +31,7 @@ class Strict(BaseModel):
 
 
 def _not_blank(value: str) -> str:
-    if not value.strip():
+    if re.search(NOT_BLANK_CHAR, value) is None:
         raise ValueError("must not be empty or whitespace")
     return value.strip()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 
 import pytest
@@ -127,6 +128,7 @@ def test_collections_and_unknown_collection(client: TestClient, settings: Settin
 BAD_REQUESTS = [
     ({"question": ""}, 422, "question: must not be empty"),
     ({"question": "   \n "}, 422, "question: must not be empty"),
+    ({"question": "\x1d\u3000\ufeff"}, 422, "question: must not be empty"),
     ({"question": "x" * 2001}, 422, "at most 2000 characters"),
     ({"question": "ok?", "top_k": 0}, 422, "top_k: Input should be greater than or equal to 1"),
     ({"question": "ok?", "top_k": 21}, 422, "top_k: Input should be less than or equal to 20"),
@@ -241,3 +243,17 @@ def test_a_body_without_content_length_is_still_limited(client: TestClient) -> N
     response = client.post("/v1/ask", content=chunks(), headers=headers)
     assert response.status_code == 413
     assert ErrorBody.model_validate(response.json()).error.code == "payload_too_large"
+
+
+@pytest.mark.parametrize("text", ["\x1d", "\ufeff", "\u2028 \t", "\x85\xa0"])
+def test_the_schema_pattern_and_the_check_agree_on_blank_text(
+    client: TestClient, text: str
+) -> None:
+    """The schema's pattern is what the service checks (a fuzzer found them apart)."""
+    pattern = client.get("/openapi.json").json()["components"]["schemas"]["SearchRequest"][
+        "properties"
+    ]["query"]["pattern"]
+    assert re.search(pattern, text) is None
+    assert client.post("/v1/search", json={"query": text}).status_code == 422
+    assert re.search(pattern, f"{text}LoRA") is not None
+    assert client.post("/v1/search", json={"query": f"{text}LoRA"}).status_code == 200
