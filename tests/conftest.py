@@ -25,6 +25,18 @@ DEMO_CORPUS = PROJECT / "corpus"
 _WORD = re.compile(r"\w+")
 
 
+def pdf_bytes(*pages: str) -> bytes:
+    """A real PDF with one page of text per argument (fpdf2, Helvetica)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for body in pages:
+        pdf.add_page()
+        pdf.multi_cell(0, 8, body)
+    return bytes(pdf.output())
+
+
 class FakeEmbedder:
     """Hashes words into a small vector: deterministic, instant, and counts its batches.
 

@@ -34,6 +34,7 @@ import httpx
 from eval.report import git_commit, write_report
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SYLLABUS = [sys.executable, "-m", "service.cli"]
 _READY_LINE = re.compile(r"ready in (?P<total>[\d.]+) s after the app started \((?P<parts>[^)]*)\)")
 _PART = re.compile(r"(?P<name>\w+) (?P<seconds>[\d.]+) s")
 
@@ -43,10 +44,6 @@ def _free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-def _syllabus() -> list[str]:
-    return [sys.executable, "-m", "service.cli"]
 
 
 def parse_startup(log: str) -> dict[str, float]:
@@ -64,7 +61,7 @@ def start_once(env: dict[str, str], timeout: float = 300.0) -> dict[str, float]:
     with tempfile.TemporaryFile(mode="w+") as log:
         started = time.perf_counter()
         server = subprocess.Popen(
-            [*_syllabus(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [*SYLLABUS, "serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=log,
@@ -129,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "SYLLABUS_ADMIN_API": "false",
         }
         subprocess.run(
-            [*_syllabus(), "ingest", str(PROJECT_ROOT / "corpus")],
+            [*SYLLABUS, "ingest", str(PROJECT_ROOT / "corpus")],
             cwd=PROJECT_ROOT,
             env=env,
             check=True,

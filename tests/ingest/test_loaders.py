@@ -3,10 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fpdf import FPDF
 
 from ingest import LoadError
 from ingest.loaders import load
+from tests.conftest import pdf_bytes
 
 D2L_STYLE = """# Attention Pooling
 
@@ -79,12 +79,7 @@ def test_html_drops_scripts_styles_and_navigation() -> None:
 
 
 def _pdf(path: Path, pages: list[str]) -> Path:
-    pdf = FPDF()
-    pdf.set_font("Helvetica", size=12)
-    for body in pages:
-        pdf.add_page()
-        pdf.multi_cell(0, 8, body)
-    pdf.output(str(path))
+    path.write_bytes(pdf_bytes(*pages))
     return path
 
 

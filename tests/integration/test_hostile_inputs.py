@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from fpdf import FPDF
 from pydantic import SecretStr
 
 from service.app import create_app
 from service.schemas import JobPublic
 from service.settings import Settings
+from tests.conftest import pdf_bytes
 from tests.service.conftest import FakeGenerator
 
 pytestmark = pytest.mark.integration
@@ -30,15 +30,6 @@ pytestmark = pytest.mark.integration
 KEY = "hostile-admin-key-0123456789"
 AS_ADMIN = {"Authorization": f"Bearer {KEY}"}
 MiB = 1024 * 1024
-
-
-def _pdf(*pages: str) -> bytes:
-    pdf = FPDF()
-    pdf.set_font("Helvetica", size=12)
-    for body in pages:
-        pdf.add_page()
-        pdf.multi_cell(0, 8, body)
-    return bytes(pdf.output())
 
 
 def _raw_pdf(contents: bytes, filters: bytes = b"/FlateDecode") -> bytes:
@@ -95,7 +86,11 @@ GOOD = b"# Gradient descent\n\nGradient descent follows the negative gradient do
 # name -> (how to make it, upload status, what the upload's refusal or its job says)
 HOSTILE_FILES: dict[str, tuple[Callable[[], bytes], int, str]] = {
     "garbage.pdf": (lambda: b"%PDF-1.7\n" + os.urandom(64 * 1024), 202, "corrupt PDF"),
-    "truncated.pdf": (lambda: _pdf("A page that will be cut in half.")[:900], 202, "corrupt PDF"),
+    "truncated.pdf": (
+        lambda: pdf_bytes("A page that will be cut in half.")[:900],
+        202,
+        "corrupt PDF",
+    ),
     "nested-arrays.pdf": (lambda: _raw_pdf(b"[" * 50_000 + b"]" * 50_000, b"[]"), 202, "PDF"),
     "flate-bomb.pdf": (flate_bomb_pdf, 202, "too large when decompressed"),
     "zip-bomb.pdf": (zip_bomb, 415, "not a PDF (a ZIP archive)"),

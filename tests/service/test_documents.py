@@ -7,24 +7,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from fpdf import FPDF
 
 from service.app import create_app
 from service.schemas import DocumentsResponse, ErrorBody, JobPublic
 from service.settings import Settings
-from tests.conftest import FakeEmbedder
+from tests.conftest import FakeEmbedder, pdf_bytes
 from tests.service.conftest import AS_ADMIN, AS_ASKER, FakeGenerator
 
 SOFTMAX = b"# Softmax\n\nSoftmax turns raw scores into probabilities that sum to one.\n"
-
-
-def pdf_bytes(*pages: str) -> bytes:
-    pdf = FPDF()
-    pdf.set_font("Helvetica", size=12)
-    for body in pages:
-        pdf.add_page()
-        pdf.multi_cell(0, 8, body)
-    return bytes(pdf.output())
 
 
 def upload(
