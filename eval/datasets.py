@@ -12,9 +12,24 @@ Syllabus's own format is one JSON object per line::
      "answerable": true, "sources": ["lstm.md"], "chunk_ids": []}
 
 Only ``question`` is required.  ``answers`` defaults to none, ``answerable``
-to whether there are answers, ``id`` to the line number.  A passage is
+to whether there are answers (or key points), ``id`` to the line number.  A passage is
 relevant when its chunk id is in ``chunk_ids``, else when its source is one
 of ``sources``, else when it contains a gold answer.
+
+Optional fields describe how a learner asks and what a good answer says::
+
+    {"id": "fu-forget", "split": "dev", "kind": "followup",
+     "question": "what does its forget gate do?",
+     "history": [{"role": "user", "content": "what is an lstm?"},
+                 {"role": "assistant", "content": "A recurrent network with gates [1]."}],
+     "sources": ["rnns-and-lstms.md"], "key_points": ["cell state", "keep"]}
+
+``key_points`` are short phrases a good answer must contain (scored by
+:func:`eval.qa_metrics.key_point_covered`); an unanswerable question has
+none.  ``history`` is the conversation before the question, sent with it.
+``kind`` is one of :data:`KINDS`.  ``split`` names the set the file is (all
+its lines agree; ``dev`` for a set that is tuned on), else it is ``all``.
+Other fields (such as ``absent_term``) are ignored.
 """
 
 from __future__ import annotations
@@ -31,6 +46,8 @@ from eval import squad
 from eval.metrics import normalise
 
 SCIENTIFIC_RELATIVE = Path("shared/data/leval-scientific-qa/scientific_qa.jsonl")
+KINDS = ("why", "how", "definition", "compare", "formula", "fact", "followup", "uncovered")
+ROLES = ("user", "assistant")
 _YES_NO = {"yes", "no"}
 
 
@@ -50,6 +67,9 @@ class Item:
     chunk_ids: tuple[str, ...] = ()
     document: str | None = None  # relevant passages must come from this document
     judged_retrieval: bool = True  # False when no passage can be judged (e.g. yes/no answers)
+    key_points: tuple[str, ...] = ()  # phrases a good answer must contain
+    history: tuple[tuple[str, str], ...] = ()  # (role, content) turns before the question
+    kind: str | None = None  # one of KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,13 +186,27 @@ def load_scientific(path: Path) -> Dataset:
 
 def load_jsonl(path: Path) -> Dataset:
     """Syllabus's own format, asked about an existing collection."""
-    items = [_own_item(record, line) for line, record in _numbered_objects(path)]
+    rows = _numbered_objects(path)
+    items = [_own_item(record, line) for line, record in rows]
     if not items:
         raise DatasetError(f"{path}: no questions")
     ids = [i.id for i in items]
     if len(set(ids)) != len(ids):
         raise DatasetError(f"{path}: question ids must be unique")
-    return Dataset(path.stem, path, "all", items)
+    return Dataset(path.stem, path, _file_split(path, rows), items)
+
+
+def _file_split(path: Path, rows: list[tuple[int, dict[str, Any]]]) -> str:
+    splits: dict[str, int] = {}  # split -> first line naming it
+    for line, record in rows:
+        split = record.get("split", "all")
+        if not isinstance(split, str) or not split.strip():
+            raise DatasetError(f"line {line}: 'split' must be a non-empty string")
+        splits.setdefault(split.strip(), line)
+    if len(splits) > 1:
+        named = ", ".join(f"{s!r} (line {n})" for s, n in splits.items())
+        raise DatasetError(f"{path}: one file holds one split, this one has {named}")
+    return next(iter(splits), "all")
 
 
 def _own_item(record: dict[str, Any], line: int) -> Item:
@@ -180,9 +214,12 @@ def _own_item(record: dict[str, Any], line: int) -> Item:
     if not isinstance(question, str) or not question.strip():
         raise DatasetError(f"line {line}: 'question' must be a non-empty string")
     answers = _strings(record, "answers", line)
-    answerable = record.get("answerable", bool(answers))
+    key_points = _strings(record, "key_points", line)
+    answerable = record.get("answerable", bool(answers or key_points))
     if not isinstance(answerable, bool):
         raise DatasetError(f"line {line}: 'answerable' must be true or false")
+    if key_points and not answerable:
+        raise DatasetError(f"line {line}: an unanswerable question has no 'key_points'")
     return Item(
         id=str(record.get("id", line)),
         question=question.strip(),
@@ -191,7 +228,35 @@ def _own_item(record: dict[str, Any], line: int) -> Item:
         sources=_strings(record, "sources", line),
         chunk_ids=_strings(record, "chunk_ids", line),
         judged_retrieval=answerable,
+        key_points=tuple(p.strip() for p in key_points),
+        history=_history(record, line),
+        kind=_kind(record, line),
     )
+
+
+def _history(record: dict[str, Any], line: int) -> tuple[tuple[str, str], ...]:
+    value = record.get("history", [])
+    if not isinstance(value, list):
+        raise DatasetError(f"line {line}: 'history' must be a list of {{role, content}} turns")
+    turns = []
+    for number, turn in enumerate(value, start=1):
+        where = f"line {line}: history turn {number}"
+        if not isinstance(turn, dict) or set(turn) != {"role", "content"}:
+            raise DatasetError(f"{where} must be an object with exactly 'role' and 'content'")
+        role, content = turn["role"], turn["content"]
+        if role not in ROLES:
+            raise DatasetError(f"{where}: 'role' must be 'user' or 'assistant', not {role!r}")
+        if not isinstance(content, str) or not content.strip():
+            raise DatasetError(f"{where}: 'content' must be a non-empty string")
+        turns.append((role, content))
+    return tuple(turns)
+
+
+def _kind(record: dict[str, Any], line: int) -> str | None:
+    kind = record.get("kind")
+    if kind is not None and kind not in KINDS:
+        raise DatasetError(f"line {line}: 'kind' must be one of {', '.join(KINDS)}, not {kind!r}")
+    return kind
 
 
 def _strings(record: dict[str, Any], key: str, line: int) -> tuple[str, ...]:

@@ -5,6 +5,11 @@ Answers are compared SQuAD-style: lower case, punctuation and the articles
 are stripped first, since the service cites every sentence.  A question with
 several gold answers scores its best match.
 
+A key point (a short phrase a good answer must make) is covered when every
+content word of it (stemmed, stopwords removed: :func:`service.text.content_words`)
+is among the answer's, so "the softmax saturates" covers "softmax saturation";
+a point made only of stopwords must appear as a normalised substring.
+
 Abstention is scored as a binary classifier whose positive class is
 *should abstain* (SQuAD 2.0's ``is_impossible``): precision is the share of
 abstentions that were right, recall the share of unanswerable questions that
@@ -18,6 +23,8 @@ import string
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from service.text import content_words
 
 _CITATION = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -62,6 +69,16 @@ def contains_gold(prediction: str, golds: Sequence[str]) -> bool:
     predicted = f" {normalise_answer(prediction)} "
     normalised = (normalise_answer(g) for g in golds)
     return any(f" {g} " in predicted for g in normalised if g)
+
+
+def key_point_covered(point: str, answer: str) -> bool:
+    """Whether ``answer`` (citations ignored) makes the key point ``point``."""
+    answer = strip_citations(answer)
+    wanted = content_words(point)
+    if not wanted:
+        normalised = normalise_answer(point)
+        return bool(normalised) and f" {normalised} " in f" {normalise_answer(answer)} "
+    return wanted <= content_words(answer)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,8 @@ WORST = 10
 _GROUP_TITLES = {
     "retrieval": "Retrieval (answerable questions whose passages can be judged)",
     "answers": "Answers (SQuAD 2.0 scoring: an abstention is the empty answer)",
+    "key_points": "Key points (answerable questions that have them; an abstention covers none)",
+    "answering": "Answering (an abstention or the model's own refusal declines a question)",
     "abstention": "Abstention (positive: the question is unanswerable)",
     "grounding": "Grounding",
     "judge": "LLM judge (RAGAS definitions)",
@@ -27,7 +29,8 @@ _GROUP_TITLES = {
 _BARS = (
     ("retrieval", "hit@5"), ("retrieval", "mrr@10"), ("retrieval", "ndcg@10"),
     ("answers", "f1"), ("answers", "has_ans_f1"), ("answers", "no_ans_f1"),
-    ("answers", "contains_gold"), ("abstention", "precision"), ("abstention", "recall"),
+    ("answers", "contains_gold"), ("key_points", "all_covered"), ("key_points", "mean_recall"),
+    ("answering", "answered_share"), ("abstention", "precision"), ("abstention", "recall"),
     ("grounding", "supported_sentences"), ("grounding", "citation_precision"),
 )  # fmt: skip
 _STYLE = """
@@ -59,7 +62,7 @@ def metric_rows(summary: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]
     sections = [("Counts", [(k, _value(v)) for k, v in metrics["counts"].items()])]
     for group, title in _GROUP_TITLES.items():
         values = metrics.get(group) or {}
-        if values:
+        if any(v is not None for v in values.values()):  # e.g. no key points in SQuAD
             sections.append((title, [(k, _value(v)) for k, v in values.items()]))
     return sections
 
@@ -71,10 +74,20 @@ def latency_rows(summary: dict[str, Any]) -> list[list[str]]:
     ]
 
 
+def _quality(row: dict[str, Any]) -> float | None:
+    """F1 against the gold answers, else the share of key points made."""
+    scores = row["scores"]
+    value = scores.get("f1", scores.get("key_points"))
+    return None if value is None else float(value)
+
+
 def worst_answerable(rows: Sequence[dict[str, Any]], n: int = WORST) -> list[dict[str, Any]]:
-    """Answerable questions with the lowest F1; among equals, the most confident first."""
-    scored = [r for r in rows if r["answerable"] and r.get("error") is None and "f1" in r["scores"]]
-    return sorted(scored, key=lambda r: (r["scores"]["f1"], -(r["best_score"] or 0.0)))[:n]
+    """Answerable questions with the lowest F1 (or key-point share); among equals, the most
+    confident first."""
+    scored = [
+        r for r in rows if r["answerable"] and r.get("error") is None and _quality(r) is not None
+    ]
+    return sorted(scored, key=lambda r: (_quality(r), -(r["best_score"] or 0.0)))[:n]
 
 
 def worst_unanswerable(rows: Sequence[dict[str, Any]], n: int = WORST // 2) -> list[dict[str, Any]]:
@@ -98,6 +111,7 @@ def _heading(summary: dict[str, Any]) -> list[tuple[str, str]]:
             f"({drawn})",
         ),
         ("target", f"{summary['target']}, collection {summary['collection'] or '(default)'}"),
+        ("answer style", summary.get("style") or "explain"),
         ("git commit", summary.get("git_commit") or "unknown"),
         ("finished", summary.get("finished_at", "")),
     ]
@@ -106,7 +120,21 @@ def _heading(summary: dict[str, Any]) -> list[tuple[str, str]]:
 def _gold(row: dict[str, Any]) -> str:
     if not row["answerable"]:
         return "(unanswerable)"
-    return " / ".join(row["golds"]) or "(no reference answer)"
+    gold = " / ".join(row["golds"])
+    points = row.get("key_points") or []
+    if points:
+        missed = row.get("key_points_missed") or []
+        made = f"missed: {'; '.join(missed)}" if missed else "all made"
+        gold += f"{'; ' if gold else ''}key points: {'; '.join(points)} ({made})"
+    return gold or "(no reference answer)"
+
+
+def _scores_line(row: dict[str, Any]) -> str:
+    scores = row["scores"]
+    line = f"F1 {_value(scores.get('f1'))}"
+    if "key_points" in scores:
+        line += f", key points {_value(scores['key_points'])}"
+    return line
 
 
 def _passages_of(row: dict[str, Any]) -> list[dict[str, Any]]:
@@ -133,7 +161,7 @@ def _md_failure(row: dict[str, Any]) -> str:
         f"gold: {_md_cell(_gold(row))}  ",
         f"answer: {_md_cell(answer)}  ",
         f"mode {row['mode']}, best passage score {_value(row['best_score'])}, "
-        f"F1 {_value(row['scores'].get('f1'))}; {_md_cell(row['reason'])}",
+        f"{_scores_line(row)}; {_md_cell(row['reason'])}",
     ]
     for p in _passages_of(row)[:3]:
         mark = "relevant" if p["relevant"] else "not relevant"
@@ -198,7 +226,7 @@ def _html_failure(row: dict[str, Any]) -> str:
         f'<div class="failure"><p><strong>{escape(row["question"])}</strong></p>'
         f"<p>gold: {escape(gold)}<br>answer: {escape(answer)}</p>"
         f'<p class="muted">mode {escape(row["mode"])}, best passage score '
-        f"{_value(row['best_score'])}, F1 {_value(row['scores'].get('f1'))}; "
+        f"{_value(row['best_score'])}, {escape(_scores_line(row))}; "
         f"{escape(row['reason'])}</p>{passages}</div>"
     )
 

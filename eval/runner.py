@@ -7,6 +7,9 @@ The run goes through the service's HTTP API, in process or against ``--url``
 configuration) and a second run into the same folder continues it only if
 that is unchanged.  Questions that failed are asked again on resumption.
 
+Answers are asked for in a ``style``: ``short`` by default for SQuAD (whose
+gold answers are spans), ``explain`` (the service's default) otherwise.
+
 An external dataset's corpus is written to ``WORK/corpora/`` and ingested
 through the normal pipeline into a collection under ``WORK/collections/``
 (kept, so later runs reuse it); a JSONL dataset is asked about an existing
@@ -33,7 +36,7 @@ from eval.qa_metrics import strip_citations
 from eval.report import git_commit
 from eval.retrieval import code_version
 from eval.scoring import Observation, failed, score, summarise
-from eval.target import Target, TargetError
+from eval.target import Style, Target, TargetError
 from indexes import DataRoot, SentenceTransformerEmbedder
 from indexes.manifest import read_manifest
 from indexes.versions import VersionedDir
@@ -76,6 +79,7 @@ class RunOptions:
     judge: bool = False
     work_dir: Path = Path("var/eval")
     timeout: float = 120.0
+    style: Style | None = None  # None: the dataset's default (see answer_style)
 
 
 @dataclass
@@ -92,6 +96,13 @@ def service_config(settings: Settings) -> dict[str, Any]:
     return {key: dumped[key] for key in _CONFIG_KEYS}
 
 
+def answer_style(options: RunOptions, dataset: Dataset) -> Style:
+    """The style asked for: the option, else ``short`` for SQuAD's span answers."""
+    if options.style is not None:
+        return options.style
+    return "short" if dataset.name == "squad" else "explain"
+
+
 def identity(options: RunOptions, dataset: Dataset, settings: Settings) -> dict[str, Any]:
     """What makes two runs the same run: resuming requires it unchanged."""
     return {
@@ -100,6 +111,7 @@ def identity(options: RunOptions, dataset: Dataset, settings: Settings) -> dict[
         "target": options.url or "in-process",
         "collection": options.collection,
         "top_k": options.top_k,
+        "style": answer_style(options, dataset),
         "judge": options.judge,
         "config": None if options.url else service_config(settings),
     }
@@ -192,10 +204,11 @@ async def _in_process(
         async with httpx.AsyncClient(
             transport=transport, base_url="http://syllabus.eval", timeout=options.timeout
         ) as http:
-            target = Target(http, collection, streamed=False)
+            target = Target(http, collection, streamed=False, style=answer_style(options, dataset))
             judge = Judge(app.state.generator, embedder) if options.judge else None
             index = _manifest(settings.data_dir, collection) | await target.describe()
-            yield _Session(target, index, judge, service_config(settings))
+            config = service_config(settings) | {"style": target.style}
+            yield _Session(target, index, judge, config)
 
 
 @asynccontextmanager
@@ -208,7 +221,7 @@ async def _remote(
     )
     generator: Generator | None = None
     async with httpx.AsyncClient(base_url=options.url, timeout=options.timeout) as http:
-        target = Target(http, collection, streamed=True)
+        target = Target(http, collection, streamed=True, style=answer_style(options, dataset))
         try:
             index = await target.describe()
         except httpx.TransportError as exc:
@@ -221,7 +234,7 @@ async def _remote(
             generator = build_generator(settings)
             judge = Judge(generator, embedder)
         try:
-            yield _Session(target, index, judge, {"url": options.url})
+            yield _Session(target, index, judge, {"url": options.url, "style": target.style})
         finally:
             if generator is not None:
                 await generator.aclose()
@@ -245,7 +258,7 @@ async def _ask_all(
     with results.open("a", encoding="utf-8") as sink:
         for item in items:
             try:
-                seen = await session.target.observe(item.question, top_k)
+                seen = await session.target.observe(item.question, top_k, item.history)
                 row = score(item, await _judged(session, item, seen))
             except TargetError as exc:
                 log.warning("question %s failed: %s", item.id, exc)

@@ -5,6 +5,11 @@
 :func:`summarise` averages the rows into the metrics of ``summary.json``.
 The metric definitions live in :mod:`eval.metrics`, :mod:`eval.qa_metrics`
 and :mod:`eval.relevance`; this module only applies them.
+
+An abstention, the threshold's or the model's own refusal, is the empty
+answer: it matches no gold answer and covers no key point.  The ``answering``
+group says how often answerable questions were answered and unanswerable
+ones declined.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Any
 
 from eval.datasets import Item
 from eval.metrics import MRR_K, ndcg_at, percentile, recall_at, reciprocal_rank
-from eval.qa_metrics import abstention, contains_gold, mean, squad_v2_scores
+from eval.qa_metrics import abstention, contains_gold, key_point_covered, mean, squad_v2_scores
 from eval.relevance import gold_units, is_relevant, units_found
 
 RETRIEVAL_KS = (1, 3, 5, 10)
@@ -86,6 +91,10 @@ def score(item: Item, seen: Observation) -> dict[str, Any]:
         scores |= {"em": em, "f1": f1}
     if item.answerable and item.answers:
         scores["contains_gold"] = float(contains_gold(prediction, item.answers))
+    missed = [p for p in item.key_points if not key_point_covered(p, prediction)]
+    if item.answerable and item.key_points:
+        scores["key_points"] = 1.0 - len(missed) / len(item.key_points)
+        scores["all_key_points"] = float(not missed)
     if item.answerable and item.judged_retrieval:
         scores |= _retrieval(item, seen.retrieved)
         if not seen.abstained:
@@ -97,8 +106,11 @@ def score(item: Item, seen: Observation) -> dict[str, Any]:
     return {
         "id": item.id,
         "question": item.question,
+        "kind": item.kind,
         "answerable": item.answerable,
         "golds": list(item.answers),
+        "key_points": list(item.key_points),
+        "key_points_missed": missed,
         "answer": seen.answer,
         "mode": seen.mode,
         "reason": seen.reason,
@@ -119,8 +131,10 @@ def failed(item: Item, message: str) -> dict[str, Any]:
     return {
         "id": item.id,
         "question": item.question,
+        "kind": item.kind,
         "answerable": item.answerable,
         "golds": list(item.answers),
+        "key_points": list(item.key_points),
         "error": message,
     }
 
@@ -157,6 +171,29 @@ def _abstention(rows: Sequence[dict[str, Any]]) -> dict[str, float | None]:
     }
 
 
+def _key_points(rows: Sequence[dict[str, Any]]) -> dict[str, float | None]:
+    """Over answerable questions with key points: all of them made, and the mean share."""
+    return {
+        "all_covered": _mean_of(rows, "all_key_points"),
+        "mean_recall": _mean_of(rows, "key_points"),
+    }
+
+
+def _share(rows: Sequence[dict[str, Any]], abstained: bool) -> float | None:
+    return mean([float(r["abstained"] == abstained) for r in rows]) if rows else None
+
+
+def _answering(rows: Sequence[dict[str, Any]]) -> dict[str, float | None]:
+    """How often answerable questions were answered and unanswerable ones declined."""
+    has = [r for r in rows if r["answerable"]]
+    no = [r for r in rows if not r["answerable"]]
+    return {
+        "answered_share": _share(has, abstained=False),
+        "refused_answerable": _share(has, abstained=True),
+        "abstained_unanswerable": _share(no, abstained=True),
+    }
+
+
 def _latency(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
     out = {}
     for key in LATENCIES:
@@ -177,16 +214,20 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Every metric of a run, grouped; ``None`` where a metric has no questions."""
     answered = [r for r in rows if r.get("error") is None]
     judged = [r for r in answered if "hit@1" in r["scores"]]
+    with_points = [r for r in answered if "key_points" in r["scores"]]
     modes = sorted({r["mode"] for r in answered})
     return {
         "counts": {
             "questions": len(rows),
             "errors": len(rows) - len(answered),
             "retrieval_judged": len(judged),
+            "key_points_judged": len(with_points),
             **{f"mode_{m}": sum(r["mode"] == m for r in answered) for m in modes},
         },
         "retrieval": {key: _mean_of(judged, key) for key in _retrieval_keys()},
         "answers": _answers(answered),
+        "key_points": _key_points(with_points),
+        "answering": _answering(answered),
         "abstention": _abstention(answered) if answered else {},
         "grounding": {
             "supported_sentences": _pooled(answered, "supported_sentences", "sentences"),

@@ -7,7 +7,14 @@ ASGI transport (answers come whole; first-token and total times are the
 service's own).  Either way the questions take the service's code path.
 
 Per question: ``POST /v1/search`` (top 10, for the retrieval metrics and the
-full text of the passages) and ``POST /v1/ask``.
+full text of the passages) and ``POST /v1/ask`` with the conversation before
+the question (``history``) and the answer ``style`` (left out when it is the
+API's default, ``explain``).  A follow-up's search query is preceded by the
+last user turn, as the service retrieves for it.
+
+Streamed, the first-token time is that of the first content the learner
+sees: the ``draft`` event (an answer sent before the generated tokens) or the
+first ``token``, whichever comes first.  It keeps the key ``first_token_ms``.
 """
 
 from __future__ import annotations
@@ -15,8 +22,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Literal
 
 import httpx
 
@@ -30,6 +37,11 @@ _MAX_WAIT_SECONDS = 60.0
 
 
 Timings = dict[str, float | None]
+Turns = Sequence[tuple[str, str]]  # (role, content)
+Style = Literal["explain", "short"]
+# The API's default style is not sent, so a service that predates the field still answers.
+DEFAULT_STYLE: Style = "explain"
+_CONTENT_EVENTS = ("draft", "token")  # what the learner sees first
 
 
 class TargetError(RuntimeError):
@@ -79,6 +91,23 @@ def _passage(hit: dict[str, Any], text: str | None = None) -> Passage:
     )
 
 
+def search_query(question: str, history: Turns = ()) -> str:
+    """The question, after the last user turn if any: what the service retrieves with."""
+    previous = [content for role, content in history if role == "user"]
+    return f"{previous[-1]}\n{question}" if previous else question
+
+
+def ask_body(
+    question: str, top_k: int, collection: str, history: Turns = (), style: Style | None = None
+) -> dict[str, Any]:
+    """The ``/v1/ask`` request for one question (``style`` left out when it is the default)."""
+    body: dict[str, Any] = {"question": question, "top_k": top_k, "collection": collection}
+    body["history"] = [{"role": role, "content": content} for role, content in history]
+    if style not in (None, DEFAULT_STYLE):
+        body["style"] = style
+    return body
+
+
 def observation(
     answer: dict[str, Any], hits: list[dict[str, Any]], timings: Timings
 ) -> Observation:
@@ -102,10 +131,18 @@ def observation(
 class Target:
     """Asks a Syllabus service; ``streamed`` times answers on the client side."""
 
-    def __init__(self, http: httpx.AsyncClient, collection: str, *, streamed: bool) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        collection: str,
+        *,
+        streamed: bool,
+        style: Style | None = None,
+    ) -> None:
         self._http = http
         self.collection = collection
         self.streamed = streamed
+        self.style = style
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = await self._http.post(path, json=body)
@@ -118,15 +155,20 @@ class Target:
         payload: dict[str, Any] = response.json()
         return payload
 
-    async def search(self, question: str) -> tuple[list[dict[str, Any]], float]:
+    async def search(
+        self, question: str, history: Turns = ()
+    ) -> tuple[list[dict[str, Any]], float]:
         started = time.perf_counter()
-        body = {"query": question, "top_k": SEARCH_K, "collection": self.collection}
+        query = search_query(question, history)
+        body = {"query": query, "top_k": SEARCH_K, "collection": self.collection}
         hits = (await self._post("/v1/search", body))["hits"]
         return hits, (time.perf_counter() - started) * 1000
 
-    async def ask(self, question: str, top_k: int) -> tuple[dict[str, Any], Timings]:
+    async def ask(
+        self, question: str, top_k: int, history: Turns = ()
+    ) -> tuple[dict[str, Any], Timings]:
         """The final answer and its timings (ms)."""
-        body = {"question": question, "top_k": top_k, "collection": self.collection}
+        body = ask_body(question, top_k, self.collection, history, self.style)
         if not self.streamed:
             answer = await self._post("/v1/ask", body)
             return answer, dict(answer["timings"])
@@ -151,7 +193,7 @@ class Target:
             raise TargetError(f"/v1/ask: {response.status_code} {_error_message(response)}")
         first: float | None = None
         async for event, data in _sse(response.aiter_lines()):
-            if event == "token" and first is None:
+            if event in _CONTENT_EVENTS and first is None:
                 first = (time.perf_counter() - started) * 1000
             elif event == "error":
                 raise TargetError(f"/v1/ask stream: {data['error']['message']}")
@@ -164,9 +206,10 @@ class Target:
                 return data, timings
         raise TargetError("/v1/ask stream ended without a final answer")
 
-    async def observe(self, question: str, top_k: int) -> Observation:
-        hits, search_ms = await self.search(question)
-        answer, timings = await self.ask(question, top_k)
+    async def observe(self, question: str, top_k: int, history: Turns = ()) -> Observation:
+        """Search and ask one question (after ``history``), timed."""
+        hits, search_ms = await self.search(question, history)
+        answer, timings = await self.ask(question, top_k, history)
         return observation(answer, hits, timings | {"search_ms": search_ms})
 
     async def describe(self) -> dict[str, Any]:

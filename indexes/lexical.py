@@ -31,6 +31,15 @@ def _tokenize(texts: Sequence[str], *, as_strings: bool = False) -> Any:
     )
 
 
+def _document_frequency(retriever: Any, vocab: dict[str, int]) -> dict[str, int]:
+    scores = getattr(retriever, "scores", None)
+    if not vocab or not isinstance(scores, dict) or "indptr" not in scores:
+        return {}
+    # bm25s keeps one column of the term-by-chunk matrix per term id.
+    counts = np.diff(np.asarray(scores["indptr"]))
+    return {t: int(counts[i]) for t, i in vocab.items() if t and i < len(counts)}
+
+
 class LexicalIndex:
     """BM25 over the chunks' ``embed_text``, rows aligned with the FAISS rows."""
 
@@ -38,6 +47,9 @@ class LexicalIndex:
         self._retriever = retriever
         self._vocab: dict[str, int] = getattr(retriever, "vocab_dict", None) or {}
         self.size = size
+        self.document_frequency = _document_frequency(retriever, self._vocab)
+        """Stemmed term -> how many chunks hold it (the same English stemmer as
+        ``service.text``): what the collection's materials mention, and how often."""
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> LexicalIndex:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,11 @@ class IndexReader:
     @property
     def manifest(self) -> Manifest:
         return self._snapshot.manifest
+
+    @property
+    def vocabulary(self) -> Mapping[str, int]:
+        """Stemmed term -> the number of this version's chunks that hold it."""
+        return self._snapshot.lexical.document_frequency
 
     def documents(self) -> list[DocumentRecord]:
         return self._snapshot.store.documents()

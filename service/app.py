@@ -22,13 +22,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indexes import DataRoot, Embedder, SentenceTransformerEmbedder
 from ingest import Pipeline
-from service.answering import Answerer, AnswerPolicy
+from service.answering import Answerer, AnswerPolicy, GroundingChecker
 from service.auth import Keyring
 from service.documents import Documents
 from service.errors import ServiceError
 from service.generation.base import Generator
 from service.generation.factory import build_generator
-from service.grounding import GroundingChecker
 from service.jobs import Jobs
 from service.library import Library
 from service.metrics import Metrics
@@ -147,6 +146,8 @@ def create_app(
                 abstain_threshold=settings.abstain_threshold,
                 min_supported_ratio=settings.min_supported_ratio,
                 max_answer_tokens=settings.max_answer_tokens,
+                prompt_passages=settings.prompt_passages,
+                max_passage_chars=settings.max_passage_chars,
             ),
         )
         if settings.admin_api:

@@ -16,6 +16,7 @@ MAX_HISTORY_TURNS = 20
 MAX_TURN_CHARS = 8000
 
 Mode = Literal["generative", "extractive", "abstained"]
+AnswerStyle = Literal["explain", "short"]
 CollectionName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 # One character that is not blank. Spelled out because "\S" differs between Python
 # (where \x1c-\x1f and \x85 are whitespace) and JSON Schema's ECMA regexes (where
@@ -51,6 +52,11 @@ class AskRequest(Strict):
     history: list[ChatTurn] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS)
     stream: bool = Field(False, description="Answer as server-sent events.")
     collection: CollectionName | None = None
+    style: AnswerStyle = Field(
+        "explain",
+        description="explain: two to four sentences a learner understands; short: the "
+        "shortest span that answers.",
+    )
 
     _question = field_validator("question")(_not_blank)
 
@@ -79,6 +85,10 @@ class SentenceGrounding(BaseModel):
     citations: list[int]
     support: float = Field(description="0-1: how well the passages support this sentence.")
     supported: bool
+    unsupported_terms: list[str] = Field(
+        default_factory=list,
+        description="Names and numbers of the sentence that its passages do not contain.",
+    )
 
 
 class Grounding(BaseModel):
@@ -89,11 +99,21 @@ class Grounding(BaseModel):
         None, description="Dense similarity of the best passage, compared with the threshold."
     )
     abstain_threshold: float
+    rejected_answer: str | None = Field(
+        None,
+        description="The generated answer that verification (or the model's own refusal) "
+        "kept from being shown, for review.",
+    )
 
 
 class Timings(BaseModel):
     retrieval_ms: float
-    first_token_ms: float | None
+    first_token_ms: float | None = Field(
+        description="When the first answer content was ready: the draft, or the first token."
+    )
+    generated_first_token_ms: float | None = Field(
+        None, description="When the model's first token came, if a model wrote the answer."
+    )
     total_ms: float
 
 

@@ -21,6 +21,8 @@ from indexes.embedder import (
     Backend,
     SentenceTransformerEmbedder,
 )
+from service.generation.models import DEFAULT_MODEL as DEFAULT_GENERATION_MODEL
+from service.generation.models import ModelName
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 _ORIGIN = re.compile(r"https?://[^\s/?#@]+")
@@ -93,8 +95,18 @@ class Settings(BaseSettings):
         "embedded",
         description="'embedded' runs a GGUF with llama.cpp in-process; 'openai' calls a server.",
     )
+    model: ModelName = Field(
+        DEFAULT_GENERATION_MODEL,
+        description="Packaged GGUF the embedded generator runs: 'qwen2.5-coder-0.5b', "
+        "'qwen2.5-coder-1.5b' (assembled from their part packages at first use) or "
+        "'smollm2-135m'.",
+    )
     model_path: Path | None = Field(
-        None, description="GGUF for the embedded generator (default: SmolLM2-135M-Instruct)."
+        None, description="Any GGUF file for the embedded generator; overrides SYLLABUS_MODEL."
+    )
+    model_cache_dir: Path = Field(
+        DEFAULT_CACHE_DIR,
+        description="Folder where packaged models in parts are assembled and kept (gguf/).",
     )
     n_ctx: int = Field(2048, ge=512, le=32768, description="Context window of the embedded model.")
     n_threads: int | None = Field(
@@ -109,11 +121,18 @@ class Settings(BaseSettings):
     openai_model: str = Field("default", description="Model name sent to that server.")
     openai_api_key: SecretStr | None = Field(None, description="API key for that server.")
     openai_timeout: float = Field(60.0, gt=0, description="Seconds before a remote call fails.")
-    # Extractive beat auto and generative with SmolLM2-135M on SQuAD dev (BENCHMARKS.md);
-    # `auto` is for stronger models behind `generator=openai`.
+    # With a Qwen2.5 model, `auto` covers more key points than the quoted unit alone on the
+    # learner dev set, and the quoted unit is shown at once as a draft (BENCHMARKS.md).
     answer_strategy: Literal["auto", "generative", "extractive"] = Field(
-        "extractive",
-        description="auto: generate, verify, fall back to extractive; or force one strategy.",
+        "auto",
+        description="auto: quote the best passage unit at once, generate, verify, keep the "
+        "quote if the generated answer is not supported; or force one strategy.",
+    )
+    prompt_passages: int = Field(
+        3, ge=1, le=20, description="Passages the model reads to write an answer."
+    )
+    max_passage_chars: int = Field(
+        1000, ge=200, le=8000, description="Characters of each passage the model reads."
     )
     # Calibrated on the SQuAD 2.0 dev split with int8 vectors: the highest threshold that
     # still answers at least 97.5% of answerable questions (BENCHMARKS.md: the trade-off).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from functools import cache
 from typing import Any
@@ -27,6 +28,11 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
+def stem(word: str) -> str:
+    """The English stem of one lower-cased word, as the BM25 index stems it."""
+    return str(_stemmer().stemWord(word))
+
+
 def content_words(text: str) -> set[str]:
     """Stemmed, lower-cased words of ``text`` that carry meaning."""
     words = [w.lower() for w in _WORD.findall(text)]
@@ -39,6 +45,20 @@ def overlap(claim: str, evidence: str) -> float:
     if not words:
         return 1.0
     return len(words & content_words(evidence)) / len(words)
+
+
+def _content_sequence(text: str) -> list[str]:
+    words = [w.lower() for w in _WORD.findall(text)]
+    return list(_stemmer().stemWords([w for w in words if w not in _STOPWORDS]))
+
+
+def phrase_overlap(claim: str, evidence: str) -> float:
+    """Share of the claim's two-word phrases (neighbouring content words) that the
+    evidence has side by side too (0.0 for a claim of fewer than two content words)."""
+    wanted = set(itertools.pairwise(_content_sequence(claim)))
+    if not wanted:
+        return 0.0
+    return len(wanted & set(itertools.pairwise(_content_sequence(evidence)))) / len(wanted)
 
 
 def strip_citations(sentence: str) -> str:

@@ -75,6 +75,9 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith("SYLLABUS_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("SYLLABUS_DATA_DIR", str(tmp_path / "collections"))
+    # The tests were written for, and stay fast with, the smallest packaged model; a test
+    # of another model asks for it.
+    monkeypatch.setenv("SYLLABUS_MODEL", "smollm2-135m")
     monkeypatch.chdir(tmp_path)
 
 

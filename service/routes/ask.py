@@ -41,6 +41,7 @@ async def ask(
         collection=body.collection or settings.collection,
         top_k=body.top_k,
         history=[Message(t.role, t.content) for t in body.history],
+        style=body.style,
     )
     if wants_stream(body, request):
         generator = request.app.state.generator

@@ -29,6 +29,7 @@ from service.routes.disconnect import unless_disconnected
 from service.schemas import (
     MAX_HISTORY_TURNS,
     MAX_QUESTION_CHARS,
+    AnswerStyle,
     AskResponse,
     error_responses,
 )
@@ -61,6 +62,8 @@ class ChatCompletionRequest(BaseModel):
     model: str = Field(min_length=1, max_length=64)
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_HISTORY_TURNS * 2 + 2)
     stream: bool = False
+    # Syllabus's own extra field, as OpenAI clients pass them (extra_body={"style": ...}).
+    style: AnswerStyle = "explain"
 
 
 def _unpaired_surrogate(text: str) -> bool:
@@ -81,7 +84,7 @@ def _question(body: ChatCompletionRequest) -> Question:
     if len(text) > MAX_QUESTION_CHARS:
         raise ValidationFailed(f"the question is longer than {MAX_QUESTION_CHARS} characters")
     history = [Message(t.role, t.text()) for t in turns[:-1]]  # type: ignore[arg-type]
-    return Question(text=text, collection=body.model, history=history)
+    return Question(text=text, collection=body.model, history=history, style=body.style)
 
 
 def _extras(answer: AskResponse) -> dict[str, object]:

@@ -27,6 +27,8 @@
   const INTERRUPTED = "The answer was interrupted before it finished.";
   const NOTE = "Answers come only from the course materials: check the sources.";
   const GARBLED = "Something went wrong while reading the answer. Please try again.";
+  // While an answer is still coming: a draft taken from the notes, then the generated text.
+  const STAGES = { draft: "From the notes · writing a fuller answer…", writing: "Writing…" };
 
   function readConfig(tag) {
     const data = tag.dataset;
@@ -248,9 +250,17 @@
       this.bot.className = "msg bot";
       if (turn.status === "error") this.renderError();
       else if (turn.status === "done" && turn.mode === "abstained") this.renderAbstained();
-      else if (turn.status === "done") this.renderAnswer(turn.citations, true);
-      else if (turn.answer) this.renderAnswer(turn.retrieved || [], false);
+      else if (turn.status === "done") this.renderAnswer(turn.citations, turn.citations);
+      else if (turn.answer || turn.stage) this.renderAnswer(turn.retrieved, this.cited());
       else this.bot.replaceChildren(this.typing());
+    }
+
+    cited() {
+      // While the answer streams, chips show what the draft and the text so far cite.
+      const { answer, drafted, retrieved } = this.turn;
+      const marked = [...String(answer).matchAll(/\[(\d+)\]/g)].map((match) => Number(match[1]));
+      const cited = new Set([...drafted, ...marked]);
+      return retrieved.filter((cite) => cited.has(Number(cite.n)));
     }
 
     typing() {
@@ -264,8 +274,9 @@
       );
     }
 
-    renderAnswer(citations, final) {
-      const shown = this.widget.config.showSources ? citations : [];
+    renderAnswer(citations, chipped) {
+      const { showSources } = this.widget.config;
+      const shown = showSources ? citations : [];
       const byNumber = new Map(shown.map((cite) => [Number(cite.n), cite]));
       const answer = h("p", { class: "answer" });
       for (const part of String(this.turn.answer).split(/(\[\d+\])/)) {
@@ -273,10 +284,15 @@
         if (cite) answer.append(this.marker(cite));
         else if (part) answer.append(part);
       }
+      // A source the learner opened stays open while the answer is redrawn.
+      const open = shown.find((cite) => cite.n === this.openSource) || null;
+      const stage = STAGES[this.turn.stage];
       this.detail = h("div", { class: "source", id: `${this.id}-source`, hidden: true });
-      this.chips = final && shown.length ? this.chipList(shown) : null;
-      this.openSource = null;
-      this.bot.replaceChildren(answer, this.chips, this.detail);
+      this.chips = showSources && chipped.length ? this.chipList(chipped) : null;
+      const status = stage && h("p", { class: "status", role: "status" }, stage);
+      // replaceChildren, unlike h, would insert a missing part as the text "null".
+      this.bot.replaceChildren(...[status, answer, this.chips, this.detail].filter(Boolean));
+      this.reveal(open);
     }
 
     marker(cite) {
@@ -326,12 +342,14 @@
 
     show(cite, toggle = false) {
       const closing = toggle && this.openSource === cite.n;
-      this.openSource = closing ? null : cite.n;
-      this.detail.hidden = closing;
-      if (!closing) {
-        this.detail.replaceChildren(...sourceDetail(cite).filter(Boolean));
-        this.detail.scrollIntoView({ block: "nearest" });
-      }
+      this.reveal(closing ? null : cite);
+      if (!closing) this.detail.scrollIntoView({ block: "nearest" });
+    }
+
+    reveal(cite) {
+      this.openSource = cite ? cite.n : null;
+      this.detail.hidden = !cite;
+      if (cite) this.detail.replaceChildren(...sourceDetail(cite).filter(Boolean));
       for (const chip of this.chips ? this.chips.querySelectorAll(".chip") : []) {
         chip.setAttribute("aria-expanded", String(chip.dataset.n === String(this.openSource)));
       }
@@ -363,7 +381,16 @@
   /* The widget: launcher, panel, conversation, and its storage for the session. */
 
   function unanswered() {
-    return { answer: "", mode: null, citations: [], status: "pending", problem: null };
+    return {
+      answer: "",
+      mode: null,
+      citations: [],
+      status: "pending",
+      problem: null,
+      retrieved: [],
+      drafted: [],
+      stage: null,
+    };
   }
 
   function restored(turn) {
@@ -404,7 +431,15 @@
     }
 
     save() {
-      const turns = this.state.turns.map(({ retrieved, ...kept }) => kept);
+      // Only finished answers are kept: a turn still answering comes back as interrupted.
+      const turns = this.state.turns.map((turn) => ({
+        question: turn.question,
+        answer: turn.status === "done" ? turn.answer : "",
+        mode: turn.mode,
+        citations: turn.citations,
+        status: turn.status,
+        problem: turn.problem,
+      }));
       try {
         sessionStorage.setItem(this.key, JSON.stringify({ open: this.state.open, turns }));
       } catch {
@@ -657,7 +692,19 @@
     onEvent(turn, view, event, data) {
       if (event === "citations") {
         turn.retrieved = Array.isArray(data.citations) ? data.citations : [];
+      } else if (event === "draft") {
+        // An answer taken straight from the notes, shown until the generated one starts.
+        turn.answer = String(data.text ?? "");
+        turn.drafted = Array.isArray(data.citations) ? data.citations.map(Number) : [];
+        turn.stage = "draft";
+        view.render();
+        this.scrollToEnd();
       } else if (event === "token") {
+        if (turn.stage === "draft") {
+          // The generated answer's first token replaces the draft.
+          turn.answer = "";
+          turn.stage = "writing";
+        }
         turn.answer += String(data.text ?? "");
         view.render();
         this.scrollToEnd();
@@ -667,6 +714,7 @@
         turn.mode = data.mode;
         turn.citations = Array.isArray(data.citations) ? data.citations : [];
         turn.status = "done";
+        turn.stage = null;
         view.render();
       } else if (event === "error") {
         throw fromErrorBody(data.error, "answering failed");

@@ -19,6 +19,8 @@ BASE: dict[str, Any] = {
     "metrics": {
         "counts": {"questions": 10, "errors": 0},
         "answers": {"f1": 0.50, "exact": 0.40},
+        "key_points": {},
+        "answering": {},
         "latency": {"total_ms": {"p50": 100.0, "p95": 200.0, "p99": 300.0, "mean": 120.0}},
     },
 }
@@ -48,6 +50,22 @@ def test_latency_regresses_relative_to_the_baseline() -> None:
     assert regressed(slower, latency_tolerance=1.0) == []
 
 
+def test_more_refusals_of_answerable_questions_regress() -> None:
+    base = {"answered_share": 0.8, "refused_answerable": 0.2, "abstained_unanswerable": 0.9}
+    before = changed(answering=base)
+    more_refused = changed(answering=base | {"answered_share": 0.7, "refused_answerable": 0.3})
+    worse = [d.metric for d in compare(before, more_refused) if d.regressed]
+    assert worse == ["answering.answered_share", "answering.refused_answerable"]
+    fewer_refused = changed(answering=base | {"answered_share": 0.9, "refused_answerable": 0.1})
+    assert not any(d.regressed for d in compare(before, fewer_refused))
+
+
+def test_fewer_key_points_regress() -> None:
+    before = changed(key_points={"all_covered": 0.5, "mean_recall": 0.7})
+    after = changed(key_points={"all_covered": 0.4, "mean_recall": 0.7})
+    assert [d.metric for d in compare(before, after) if d.regressed] == ["key_points.all_covered"]
+
+
 def test_more_errors_regress_and_other_counts_do_not() -> None:
     assert regressed(changed(counts={"errors": 1, "questions": 5})) == ["counts.errors"]
 
@@ -66,6 +84,13 @@ def test_warns_when_the_runs_asked_different_questions() -> None:
         "the datasets differ in split",
         "the runs drew different samples of questions",
     ]
+
+
+def test_warns_when_the_runs_asked_for_different_styles() -> None:
+    short = copy.deepcopy(BASE) | {"style": "short"}
+    warning = "the runs asked for different answer styles (explain vs short)"
+    assert same_questions(BASE, short) == [warning]  # a summary without a style: explain
+    assert same_questions(short, short) == []
 
 
 def write_run(folder: Path, summary: dict[str, Any]) -> Path:

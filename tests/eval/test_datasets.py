@@ -50,6 +50,66 @@ def test_bad_lines_are_reported_with_their_number(tmp_path: Path, line: str, mes
         datasets.load(str(path))
 
 
+def test_learner_fields_are_read(tmp_path: Path) -> None:
+    history = [
+        {"role": "user", "content": "what is an lstm?"},
+        {"role": "assistant", "content": "A recurrent network with gates [1]."},
+    ]
+    path = write_lines(
+        tmp_path / "learner.jsonl",
+        {"question": "its forget gate?", "kind": "followup", "history": history,
+         "key_points": [" cell state ", ""], "sources": ["rnns-and-lstms.md"], "split": "dev"},
+        {"question": "what is splade?", "kind": "uncovered", "answerable": False,
+         "absent_term": "SPLADE", "split": "dev"},
+    )  # fmt: skip
+    data = datasets.load(str(path))
+    followup, uncovered = data.items
+    assert followup.key_points == ("cell state",)
+    assert followup.answerable  # key points make a question answerable
+    assert followup.history == (
+        ("user", "what is an lstm?"),
+        ("assistant", "A recurrent network with gates [1]."),
+    )
+    assert (followup.kind, uncovered.kind) == ("followup", "uncovered")
+    assert uncovered.key_points == () and uncovered.history == ()
+    assert data.split == "dev" and data.describe()["split"] == "dev"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"question": "q", "key_points": "x"}', "line 2: 'key_points' must be a list of strings"),
+        (
+            '{"question": "q", "answerable": false, "key_points": ["x"]}',
+            "line 2: an unanswerable question has no 'key_points'",
+        ),
+        ('{"question": "q", "history": {"role": "user"}}', "line 2: 'history' must be a list"),
+        (
+            '{"question": "q", "history": [{"role": "system", "content": "x"}]}',
+            "line 2: history turn 1: 'role' must be 'user' or 'assistant', not 'system'",
+        ),
+        (
+            '{"question": "q", "history": [{"role": "user", "content": " "}]}',
+            "line 2: history turn 1: 'content' must be a non-empty string",
+        ),
+        (
+            '{"question": "q", "history": [{"role": "user", "text": "x"}]}',
+            "line 2: history turn 1 must be an object with exactly 'role' and 'content'",
+        ),
+        ('{"question": "q", "kind": "trivia"}', "line 2: 'kind' must be one of why, how, "),
+        ('{"question": "q", "split": 3}', "line 2: 'split' must be a non-empty string"),
+        ('{"question": "q", "split": "test"}', r"one split, this one has 'all' \(line 1\), 'test'"),
+    ],
+)
+def test_bad_learner_fields_are_reported_with_their_line(
+    tmp_path: Path, line: str, message: str
+) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"question": "fine"}\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match=message):
+        datasets.load(str(path))
+
+
 def test_missing_dataset_says_what_was_expected(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no dataset"):
         datasets.load(str(tmp_path / "nothing.jsonl"))

@@ -9,6 +9,7 @@ from eval.qa_metrics import (
     choose_threshold,
     contains_gold,
     exact_match,
+    key_point_covered,
     mean,
     normalise_answer,
     squad_v2_scores,
@@ -99,3 +100,23 @@ def test_squad_v2_scores_a_no_answer_question_right_only_when_abstained() -> Non
     em, f1 = squad_v2_scores("It is Paris [1].", ["Paris"])
     assert em == 0.0
     assert f1 == pytest.approx(2 * (1 / 3) / (1 + 1 / 3))  # it is paris vs paris: P 1/3, R 1
+
+
+@pytest.mark.parametrize(
+    ("point", "answer", "covered"),
+    [
+        ("softmax saturation", "The softmax saturates [1].", True),  # stems agree
+        ("variance d_k", "The dot product has variance d_k [1].", True),
+        ("variance d_k", "The variance grows [1].", False),  # d and k are missing
+        ("keys and values", "It caches values and keys [2].", True),  # order, stopwords aside
+        ("12 heads", "BERT-base has heads [12].", False),  # a citation is not a number
+        ("12 heads", "BERT-base has 12 heads [1].", True),
+        ("not", "It is not differentiable [1].", True),  # only stopwords: a substring
+        ("not", "It is differentiable [1].", False),
+        ("the", "The model.", False),  # nothing left to look for
+    ],
+)
+def test_key_point_is_covered_when_all_its_content_words_are(
+    point: str, answer: str, covered: bool
+) -> None:
+    assert key_point_covered(point, answer) is covered

@@ -99,8 +99,57 @@ def test_summary_splits_has_answer_and_no_answer_like_squad() -> None:
         "questions": 4,
         "errors": 0,
         "retrieval_judged": 2,
+        "key_points_judged": 0,
         "mode_abstained": 2,
         "mode_extractive": 2,
     }
     flat = flatten(metrics)
     assert flat["answers.exact"] == 0.5 and flat["latency.total_ms.p99"] == 100.0
+
+
+FORGET = Item(
+    "f", "what does its forget gate do?", sources=("france.txt",), key_points=("cell state", "keep")
+)
+NO_COVER = Item("n", "what is splade?", answerable=False)
+DECLINED = "The course materials do not cover this."
+
+
+def test_key_points_score_the_share_made_and_whether_all_were() -> None:
+    both = score(FORGET, observed("It decides how much of the cell state to keep [1]."))
+    assert (both["scores"]["key_points"], both["scores"]["all_key_points"]) == (1.0, 1.0)
+    half = score(FORGET, observed("It erases parts of the cell state [1]."))
+    assert (half["scores"]["key_points"], half["scores"]["all_key_points"]) == (0.5, 0.0)
+    assert half["key_points_missed"] == ["keep"]
+    refused = score(FORGET, observed(f"{DECLINED} It would keep the cell state.", "generative"))
+    assert refused["scores"]["key_points"] == 0.0  # a refusal covers nothing it says
+    assert "key_points" not in score(NO_COVER, observed("", "abstained"))["scores"]
+
+
+def test_summary_of_key_points_and_of_answering() -> None:
+    rows = [
+        score(FORGET, observed("It decides how much of the cell state to keep [1].")),  # 1, all
+        score(FORGET, observed("It erases parts of the cell state [1].")),  # 0.5
+        score(FORGET, observed("", "abstained", cited=[], supported=[])),  # 0, refused
+        score(FORGET, observed(DECLINED, "generative")),  # 0, the model's refusal
+        score(NO_COVER, observed("", "abstained", cited=[], supported=[])),
+        score(NO_COVER, observed("SPLADE is a sparse retriever [1].")),
+    ]
+    metrics = summarise(rows)
+    assert metrics["counts"]["key_points_judged"] == 4
+    assert metrics["key_points"] == {"all_covered": 0.25, "mean_recall": 0.375}
+    assert metrics["answering"] == {
+        "answered_share": 0.5,
+        "refused_answerable": 0.5,
+        "abstained_unanswerable": 0.5,
+    }
+    flat = flatten(metrics)
+    assert flat["key_points.mean_recall"] == 0.375
+    assert flat["answering.refused_answerable"] == 0.5
+
+
+def test_metrics_without_their_questions_are_none() -> None:
+    metrics = summarise([score(NO_COVER, observed("", "abstained", cited=[], supported=[]))])
+    assert metrics["key_points"] == {"all_covered": None, "mean_recall": None}
+    assert metrics["answering"]["answered_share"] is None
+    assert metrics["answering"]["abstained_unanswerable"] == 1.0
+    assert "key_points.all_covered" not in flatten(metrics)

@@ -72,7 +72,7 @@ def test_in_process_run_writes_every_report_and_resumes(
     assert metrics["counts"]["questions"] == 11 and metrics["counts"]["errors"] == 0
     assert metrics["abstention"]["recall"] == 1.0  # the three off-topic questions
     assert metrics["retrieval"]["hit@5"] >= 0.8  # each names the note that answers it
-    assert summary["config"]["answer_strategy"] == "extractive"
+    assert summary["config"]["answer_strategy"] == "auto"
     assert summary["index"]["counts"]["chunks"] > 100  # the manifest of the demo index
     assert "Worst answers to answerable questions" in (out / "report.md").read_text()
 

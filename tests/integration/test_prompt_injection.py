@@ -15,7 +15,7 @@ from ingest import Pipeline
 from service.app import create_app
 from service.schemas import AskResponse
 from service.settings import Settings
-from tests.service.test_injection import INJECTED
+from tests.service.answering.test_injection import INJECTED
 
 pytestmark = pytest.mark.integration
 

@@ -4,17 +4,22 @@ One server (the demo corpus as ``default``, a document carrying HTML payloads as
 ``xss``) and one browser serve the whole package; each test gets a fresh browser
 context. A static site on a second port hosts course pages that embed the widget
 from another origin: ``127.0.0.1:PORT`` is listed in the server's CORS origins,
-``localhost:PORT`` is not.
+``localhost:PORT`` is not. The site also answers ``POST /v1/ask`` itself with a
+scripted event stream whose steps the test releases one by one, to show what a
+mocked route cannot: the widget between two events.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
+import json
+import queue
 import re
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -41,7 +46,47 @@ XSS_NOTE = (
 )
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
+def events(*frames: tuple[str, object]) -> str:
+    """Server-sent event frames, with CRLF line ends: the widget must read any SSE allows."""
+    return "".join(f"event: {name}\r\ndata: {json.dumps(data)}\r\n\r\n" for name, data in frames)
+
+
+class ScriptedStream:
+    """The site's ``/v1/ask``: each ``send`` goes out when called, ``end`` closes the stream."""
+
+    def __init__(self) -> None:
+        self.steps: queue.Queue[str | None] = queue.Queue()
+
+    def send(self, *frames: tuple[str, object]) -> None:
+        self.steps.put(events(*frames))
+
+    def end(self) -> None:
+        self.steps.put(None)
+
+    def play(self, write: Callable[[bytes], object]) -> None:
+        while (step := self.steps.get(timeout=ANSWER_TIMEOUT_MS / 1000)) is not None:
+            write(step.encode())
+
+
+class _SiteServer(ThreadingHTTPServer):
+    site: Site
+
+
+class _SiteHandler(SimpleHTTPRequestHandler):
+    server: _SiteServer
+
+    def do_POST(self) -> None:
+        if self.path != "/v1/ask":
+            self.send_error(404)
+            return
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()  # HTTP/1.0: the body ends when the connection closes
+        # Quiet when the test never ended the stream or the page went away.
+        with contextlib.suppress(queue.Empty, OSError):
+            self.server.site.stream.play(self.wfile.write)
+
     def log_message(self, format: str, *args: Any) -> None:
         return None
 
@@ -52,6 +97,7 @@ class Site:
 
     root: Path
     port: int
+    stream: ScriptedStream = field(default_factory=ScriptedStream)
 
     @property
     def allowed(self) -> str:
@@ -62,7 +108,11 @@ class Site:
         return f"http://localhost:{self.port}"
 
     def embed(self, name: str, api: str, *, head: str = "", body: str = "", **data: str) -> str:
-        """Write a page that embeds the widget with ``data-*`` attributes; returns its path."""
+        """Write a page that embeds the widget with ``data-*`` attributes; returns its path.
+
+        The widget comes from ``api``; so do the answers unless ``data-api`` says otherwise.
+        """
+        data = {"api": api, **data}
         attributes = "".join(
             f' data-{key.replace("_", "-")}="{html.escape(value)}"' for key, value in data.items()
         )
@@ -70,7 +120,7 @@ class Site:
             f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{name}</title>'
             f'<link rel="icon" href="data:,">{head}</head><body><h1>A course page</h1>'
             f'<p><a href="#top">A link</a></p>{body}'
-            f'<script src="{api}/widget.js" data-api="{api}"{attributes} async></script>'
+            f'<script src="{api}/widget.js"{attributes} async></script>'
             "</body></html>",
             encoding="utf-8",
         )
@@ -153,12 +203,13 @@ def xss_index(
 @pytest.fixture(scope="package")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("site")
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    handler = functools.partial(_SiteHandler, directory=str(root))
+    server = _SiteServer(("127.0.0.1", free_port()), handler)
+    server.site = Site(root, server.server_address[1])
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield Site(root, server.server_address[1])
+        yield server.site
     finally:
         server.shutdown()
         server.server_close()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Response, Route, expect
 
-from tests.widget.conftest import Chat
+from tests.widget.conftest import Chat, events
 
 pytestmark = pytest.mark.integration
 
@@ -167,11 +167,6 @@ def test_errors_read_clearly_and_offer_a_retry(chat: Chat, api: str) -> None:
     expect(turn.locator(".answer")).to_contain_text("nucleus", ignore_case=True)
 
 
-def _events(*frames: tuple[str, object]) -> str:
-    # CRLF line ends: the widget must read any line ending SSE allows.
-    return "".join(f"event: {name}\r\ndata: {json.dumps(data)}\r\n\r\n" for name, data in frames)
-
-
 CITE = {
     "n": 1,
     "chunk_id": "c1",
@@ -191,15 +186,13 @@ def test_streamed_tokens_are_assembled_and_the_verified_answer_wins(chat: Chat, 
         "mode": "generative",
         "citations": [CITE],
     }
-    stream = _events(
-        ("citations", {"citations": [CITE]}), *[("token", {"text": t}) for t in tokens]
-    )
+    stream = events(("citations", {"citations": [CITE]}), *[("token", {"text": t}) for t in tokens])
     chat.page.goto(f"{api}/")
     chat.open()
     chat.page.route(
         f"{api}/v1/ask",
         lambda route: route.fulfill(
-            status=200, content_type="text/event-stream", body=stream + _events(("done", done))
+            status=200, content_type="text/event-stream", body=stream + events(("done", done))
         ),
     )
     turn = chat.ask("How does Adam correct its bias?")
@@ -216,7 +209,7 @@ def test_streamed_tokens_are_assembled_and_the_verified_answer_wins(chat: Chat, 
     chat.page.route(
         f"{api}/v1/ask",
         lambda route: route.fulfill(
-            status=200, content_type="text/event-stream", body=stream + _events(("error", timeout))
+            status=200, content_type="text/event-stream", body=stream + events(("error", timeout))
         ),
     )
     broken = chat.ask("And then?", status="error")

@@ -9,8 +9,8 @@ import numpy as np
 import numpy.typing as npt
 from fastapi.testclient import TestClient
 
+from service.answering.vectors import SentenceVectors
 from service.app import create_app
-from service.sentence_vectors import SentenceVectors
 from service.settings import Settings
 from tests.conftest import FakeEmbedder
 from tests.service.conftest import FakeGenerator, ingest_notes
@@ -45,7 +45,8 @@ def test_an_extractive_answer_embeds_no_text_twice(settings: Settings) -> None:
     with TestClient(app) as client:
         embedder.texts.clear()
         response = client.post(
-            "/v1/ask", json={"question": "What does LoRA train instead of the pretrained weights?"}
+            "/v1/ask",
+            json={"question": "What does LoRA train when it freezes the pretrained weights?"},
         )
     assert response.status_code == 200 and response.json()["mode"] == "extractive"
     assert response.json()["citations"]

@@ -1,24 +1,29 @@
-"""Verifying an answer against its passages, sentence by sentence.
+"""Step 5, verify: check an answer against its passages, sentence by sentence.
 
 A sentence's support is the better of two views of the passages it cites
 (or of all passages, when it cites none): the highest cosine similarity
 between the sentence and any passage sentence, and the share of its
 content words the passage contains.  The model is tiny; this check, not
-the model, is what makes an answer grounded.  Passage sentences that address
-the model (``service.injection``) are no evidence.
+the model, is what makes an answer grounded.  Similarity is not enough: a
+sentence that names something, or states a number, that its passages do not
+contain is not supported however close it reads ("The Lion optimiser keeps an
+exponential moving average of the gradient [1]" over a passage about Adam).
+Passage sentences that address the model (``service.answering.injection``) are
+no evidence.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from indexes import Embedder
 from ingest.sentences import split_sentences
-from service.injection import as_evidence
-from service.text import CITATION, overlap, strip_citations
+from service.answering.injection import as_evidence
+from service.text import CITATION, overlap, stem, strip_citations
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +32,7 @@ class CheckedSentence:
     citations: list[int]
     support: float
     supported: bool
+    unsupported_terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,55 @@ def _keep_valid_citations(sentence: str, n_passages: int) -> tuple[str, list[int
     return CITATION.sub(rewrite, sentence).strip(), valid
 
 
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9_'-]*[A-Za-z0-9]|[A-Za-z]")
+_FIRST_WORD = re.compile(r"^\W*([A-Za-z][\w'-]*)")
+
+
+def _number_set(text: str) -> set[str]:
+    return {n.replace(",", "") for n in _NUMBER.findall(text)}
+
+
+def _looks_like_a_name(token: str, first: bool) -> bool:
+    """Acronyms, CamelCase, words with digits, and capitalised words inside a sentence."""
+    if any(c.isdigit() for c in token) or any(c.isupper() for c in token[1:]):
+        return True
+    return token[0].isupper() and not first
+
+
+def unsupported_terms(sentence: str, evidence: str, vocabulary: Collection[str]) -> list[str]:
+    """Numbers and names in ``sentence`` that ``evidence`` does not contain.
+
+    A sentence's capitalised first word counts as a name when the collection's
+    vocabulary (stemmed) does not know it: "Lion uses the sign of ..." names
+    something, "Dividing by ..." does not.
+    """
+    text = strip_citations(sentence)
+    found = sorted(_number_set(text) - _number_set(evidence))
+    lowered = evidence.lower()
+    first = _FIRST_WORD.match(text)
+    for match in _TOKEN.finditer(text):
+        token = match.group(0)
+        at_start = first is not None and match.start() == first.start(1)
+        if at_start and token[0].isupper() and not any(c.isupper() for c in token[1:]):
+            stemmed = stem(token.lower())
+            if token.lower() in _FUNCTION_WORDS or not vocabulary or stemmed in vocabulary:
+                continue
+        elif not _looks_like_a_name(token, at_start):
+            continue
+        if token.lower() not in lowered and token not in found:
+            found.append(token)
+    return found
+
+
+_FUNCTION_WORDS = frozenset(
+    """
+    a an the this that these those it its in on at by for with from to of and or but if when
+    while because so as since unlike like each every both either neither
+    """.split()  # noqa: SIM905 - a word list reads best as text
+)
+
+
 class GroundingChecker:
     """Scores answer sentences against numbered passages."""
 
@@ -62,10 +117,15 @@ class GroundingChecker:
         self.threshold = threshold
 
     def check(
-        self, answer: str, passages: Sequence[str], vectors: Embedder | None = None
+        self,
+        answer: str,
+        passages: Sequence[str],
+        vectors: Embedder | None = None,
+        vocabulary: Collection[str] = frozenset(),
     ) -> Verdict:
         """Verdict on each sentence of ``answer``; ``vectors`` embeds in place of the
-        checker's embedder (one answer's :class:`SentenceVectors`)."""
+        checker's embedder (one answer's :class:`SentenceVectors`); ``vocabulary`` is the
+        collection's stemmed terms (:func:`unsupported_terms`)."""
         raw = [s for s in split_sentences(answer.strip()) if strip_citations(s)]
         if not raw or not passages:
             return Verdict("", [])
@@ -92,9 +152,10 @@ class GroundingChecker:
             }
             best = max(support_by_passage, key=support_by_passage.__getitem__)
             support = round(support_by_passage[best], 4)
-            supported = support >= self.threshold
+            foreign = unsupported_terms(text, "\n".join(passages[i] for i in scope), vocabulary)
+            supported = support >= self.threshold and not foreign
             if not cites and supported:
                 # An uncited but supported sentence gets the passage that supports it.
                 text, cites = f"{text} [{best + 1}]", [best + 1]
-            checked.append(CheckedSentence(text, cites, support, supported))
+            checked.append(CheckedSentence(text, cites, support, supported, tuple(foreign)))
         return Verdict(" ".join(c.text for c in checked), checked)

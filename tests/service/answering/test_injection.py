@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from service.answering.injection import addresses_the_model, as_evidence
 from service.app import create_app
-from service.injection import addresses_the_model, as_evidence
 from service.schemas import AskResponse
 from service.settings import Settings
 from tests.conftest import FakeEmbedder

@@ -1,0 +1,37 @@
+"""Answering a question, as small steps over the passages a question retrieves.
+
+::
+
+    retrieve  (retrieve.py)  the passages, numbered as the answer cites them
+    decide    (decide.py)    answer, or abstain: off-topic, or the subject is absent
+    compose   (compose.py)   the best answer unit of the passages, quoted (the draft)
+    generate  (prompt.py)    the model writes from a few numbered passages
+    verify    (verify.py)    every sentence checked; an unsupported answer is not shown
+                             as grounded, and the quoted unit stands instead
+
+``core.Answerer`` runs them as one stream of events.
+"""
+
+from service.answering.core import (
+    EXTRACTIVE_MODEL,
+    NOT_COVERED,
+    Answerer,
+    AnswerPolicy,
+    Event,
+    Strategy,
+)
+from service.answering.retrieve import Question, citation, retrieval_query
+from service.answering.verify import GroundingChecker
+
+__all__ = [
+    "EXTRACTIVE_MODEL",
+    "NOT_COVERED",
+    "AnswerPolicy",
+    "Answerer",
+    "Event",
+    "GroundingChecker",
+    "Question",
+    "Strategy",
+    "citation",
+    "retrieval_query",
+]

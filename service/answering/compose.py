@@ -1,0 +1,235 @@
+"""Step 3, compose: the best *answer unit* of the passages, quoted and cited.
+
+A unit is a run of one to a few consecutive sentences of one paragraph: a
+definition with the sentence that explains it, a section's key lines, a formula
+(a display-math paragraph belongs to the paragraph it completes) with its
+explanation.  Each sentence is scored against the question (dense cosine plus
+a share of shared content words); a unit scores its best sentence plus what its
+other sentences add above a floor, so a unit grows only by sentences that say
+something about the question.  A passage whose heading matches the question
+("Why divide by sqrt(d_k)?" for "why is attention scaled by sqrt d_k") adds to
+all of its units.  With style ``short`` the unit is one sentence.
+
+Sentences that address the model (``service.answering.injection``) are never quoted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexes import Embedder, Hit
+from ingest.sentences import split_sentences
+from service.answering.injection import addresses_the_model
+from service.schemas import AnswerStyle
+from service.text import overlap, phrase_overlap
+
+
+@dataclass(frozen=True, slots=True)
+class UnitWeights:
+    """How units are scored; chosen on the learner dev set (BENCHMARKS.md)."""
+
+    lexical: float = 0.2  # weight of shared content words beside cosine
+    heading: float = 0.2  # weight of the passage heading's cosine to the question
+    extra: float = 0.6  # weight of what each further sentence adds
+    floor: float = 0.35  # a further sentence adds only above this score
+    max_sentences: int = 6  # a unit has at most this many sentences, list items or formulas
+    max_chars: int = 450  # ... and at most this many characters, unless it is one sentence
+    phrase: float = 0.2  # weight of the question's two-word phrases found in the unit
+    length: float = 0.25  # a fuller unit explains more: weight of its length (to max_chars)
+    rerank: int = 8  # windows embedded whole for the final choice
+
+
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
+_INLINE_ITEM = re.compile(r"(?<=[.!?:;$])[ \t]+(?=[-*+] \S)")
+_DISPLAY_MATH = re.compile(r"^\s*(\$\$.*\$\$|\$[^$]+\$|\\\[.*\\\])\s*$", re.DOTALL)
+# "This note covers queries, keys, and values, ..." describes the notes, answers nothing.
+_ABOUT_THE_TEXT = re.compile(r"\bthis (?:note|chapter|section|lecture|page)\b", re.IGNORECASE)
+_MIN_WORDS = 3
+_MAX_SENTENCE_CHARS = 600
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    sentences: tuple[str, ...]
+    passage: int  # 1-based, as cited
+    score: float
+
+    @property
+    def text(self) -> str:
+        """The sentences as written: list items and formulas keep their own lines."""
+        text = ""
+        for piece in (s.strip() for s in self.sentences):
+            own_line = _LIST_ITEM.match(piece) or _DISPLAY_MATH.match(piece)
+            text += ("\n" if own_line else " ") + piece if text else piece
+        return text
+
+
+def _elements(block: str) -> list[str]:
+    """A block's pieces: each list item whole, a formula whole, else sentences."""
+    if _DISPLAY_MATH.match(block):
+        return [block.strip()]
+    # Chunking may have joined a list's lines: "...information: - Forget gate: ..."
+    block = _INLINE_ITEM.sub("\n", block)
+    pieces: list[str] = []
+    for line in block.splitlines():
+        if not line.strip():
+            continue
+        if _LIST_ITEM.match(line):
+            pieces.append(line.strip())
+        else:
+            pieces += [s for s in split_sentences(line) if s.strip()]
+    return pieces
+
+
+def _announces(piece: str) -> bool:
+    """Ends by announcing what follows ("..., then", "Examples for a 7B model:")."""
+    return not piece.rstrip().endswith((".", "?", "!", ")", "$"))
+
+
+def _unfinished(paragraph: list[str]) -> bool:
+    return _announces(paragraph[-1])
+
+
+def paragraphs(passage: str) -> list[list[str]]:
+    """The passage's paragraphs as lists of sentences, list items and formulas; a formula,
+    and whatever a paragraph announces with a colon, join the paragraph before them."""
+    found: list[list[str]] = []
+    for block in re.split(r"\n\s*\n", passage):
+        if not block.strip():
+            continue
+        pieces = _elements(block)
+        if found and (_DISPLAY_MATH.match(block) or _unfinished(found[-1])):
+            found[-1].extend(pieces)
+        else:
+            found.append(pieces)
+    return [p for p in found if p]
+
+
+def _quotable(sentence: str) -> bool:
+    return (
+        (len(sentence.split()) >= _MIN_WORDS or bool(_DISPLAY_MATH.match(sentence)))
+        and len(sentence) <= _MAX_SENTENCE_CHARS
+        and not addresses_the_model(sentence)
+        and not _ABOUT_THE_TEXT.search(sentence)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    passage: int
+    paragraph: int
+    sentences: list[str]
+
+
+def _candidates(passages: Sequence[str]) -> list[_Candidate]:
+    """Paragraphs of quotable sentences; a sentence that overlapping chunks share is kept
+    once, with the best-ranked passage that holds it."""
+    seen: set[str] = set()
+    found = []
+    for n, passage in enumerate(passages, start=1):
+        for i, paragraph in enumerate(paragraphs(passage)):
+            kept = []
+            for sentence in paragraph:
+                key = " ".join(sentence.split()).lower()
+                if _quotable(sentence) and key not in seen:
+                    seen.add(key)
+                    kept.append(sentence)
+            if kept:
+                found.append(_Candidate(n, i, kept))
+    return found
+
+
+def _heading_text(hit: Hit) -> str:
+    return " > ".join(hit.chunk.heading_path) or hit.chunk.title
+
+
+def _lexical(question: str, text: str, heading: str, weights: UnitWeights) -> float:
+    """Shared content words (the heading counts: it says what the text is about) and
+    shared two-word phrases ("forget gate")."""
+    return weights.lexical * overlap(question, f"{heading}\n{text}") + weights.phrase * (
+        phrase_overlap(question, text)
+    )
+
+
+def best_unit(
+    embedder: Embedder,
+    question: str,
+    hits: Sequence[Hit],
+    *,
+    style: AnswerStyle = "explain",
+    weights: UnitWeights | None = None,
+) -> Unit | None:
+    """The unit of the passages of ``hits`` that best answers ``question``.
+
+    Windows of sentences are first scored from their sentences' scores; the
+    best few are then embedded whole and scored again, since a unit says more
+    than each of its sentences alone ("Decides how much of the old cell state
+    to keep." names no gate; its list item does).
+    """
+    weights = weights or UnitWeights()
+    candidates = _candidates([h.chunk.text for h in hits])
+    if not candidates:
+        return None
+    flat = [s for c in candidates for s in c.sentences]
+    headings = [_heading_text(h) for h in hits]
+    vectors = embedder.embed([question, *headings, *flat])
+    q = vectors[0]
+    heading_bonus = weights.heading * (vectors[1 : 1 + len(hits)] @ q)
+    owners = [c.passage - 1 for c in candidates for _ in c.sentences]
+    scores = vectors[1 + len(hits) :] @ q + np.array(
+        [_lexical(question, s, headings[i], weights) for s, i in zip(flat, owners, strict=True)]
+    )
+    longest = 1 if style == "short" else weights.max_sentences
+    windows: list[Unit] = []
+    start = 0
+    for candidate in candidates:
+        own = scores[start : start + len(candidate.sentences)]
+        start += len(candidate.sentences)
+        bonus = float(heading_bonus[candidate.passage - 1])
+        windows += _windows(candidate, own, longest, weights, bonus)
+    shortlist = sorted(windows, key=lambda u: -u.score)[: weights.rerank]
+    whole = embedder.embed([u.text for u in shortlist]) @ q
+    rescored = [
+        Unit(
+            u.sentences,
+            u.passage,
+            float(cos)
+            + weights.length * min(len(u.text), weights.max_chars) / weights.max_chars
+            + _lexical(question, u.text, headings[u.passage - 1], weights)
+            + float(heading_bonus[u.passage - 1]),
+        )
+        for u, cos in zip(shortlist, whole, strict=True)
+    ]
+    return max(rescored, key=lambda u: u.score)
+
+
+def _windows(
+    candidate: _Candidate, scores: np.ndarray, longest: int, weights: UnitWeights, bonus: float
+) -> list[Unit]:
+    """Runs of consecutive sentences of one paragraph, within the length budget, each
+    scored by its best sentence plus what the others add above the floor."""
+    units = []
+    n = len(candidate.sentences)
+    for i in range(n):
+        chars = 0
+        for j in range(i, min(n, i + longest)):
+            chars += len(candidate.sentences[j])
+            if j > i and chars > weights.max_chars:
+                break
+            if j + 1 < n and _announces(candidate.sentences[j]):
+                continue  # "Adam applies bias correction:" ends no unit: what it announces does
+            window = scores[i : j + 1]
+            top = float(window.max())
+            rest = window.sum() - top - weights.floor * (len(window) - 1)
+            score = top + weights.extra * float(rest) + bonus
+            units.append(Unit(tuple(candidate.sentences[i : j + 1]), candidate.passage, score))
+    return units
+
+
+def compose(unit: Unit) -> str:
+    """The unit as an answer, cited once at its end."""
+    return f"{unit.text.rstrip()} [{unit.passage}]"

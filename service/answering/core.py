@@ -1,0 +1,279 @@
+"""The answering core: retrieve, decide, compose, generate, verify, as one event stream.
+
+:meth:`Answerer.events` yields the answer as it forms:
+
+- ``citations``: the retrieved passages, numbered as the answer cites them;
+- ``draft`` (when a model will write the answer): the best answer unit of the
+  passages, quoted and cited, at once, so the learner reads something useful
+  while the model writes;
+- ``token``: pieces of the answer (the generated one; with the extractive
+  strategy, the quoted unit as one piece);
+- ``done``: the final, verified answer (:class:`AskResponse`).
+
+:meth:`Answerer.answer` runs the same path and returns the final answer.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
+
+from anyio import to_thread
+
+from indexes import Embedder
+from service.answering.compose import Unit, best_unit, compose
+from service.answering.decide import decide
+from service.answering.prompt import build_messages, is_refusal, may_become_refusal
+from service.answering.retrieve import Question, Retrieval, citation, retrieve
+from service.answering.vectors import SentenceVectors
+from service.answering.verify import GroundingChecker, Verdict
+from service.generation.base import GenerationParams, Generator, Message
+from service.library import Library
+from service.schemas import AskResponse, Citation, Grounding, Mode, SentenceGrounding, Timings
+
+NOT_COVERED = "The course materials do not cover this question."
+EXTRACTIVE_MODEL = "syllabus-extractive"
+EMBEDDING_SLOTS = 2
+_SHORT_ANSWER_TOKENS = 32
+T = TypeVar("T")
+
+Strategy = Literal["auto", "generative", "extractive"]
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerPolicy:
+    """How questions are answered; the defaults are the measured ones (BENCHMARKS.md)."""
+
+    strategy: Strategy = "auto"
+    abstain_threshold: float = 0.27
+    min_supported_ratio: float = 0.67
+    max_answer_tokens: int = 192
+    prompt_passages: int = 3  # passages the model reads (the draft's among them)
+    max_passage_chars: int = 1000
+    trust_refusal: bool = True  # the model saying NOT COVERED abstains
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: Literal["citations", "draft", "token", "done"]
+    data: dict[str, object]
+
+
+@dataclass
+class _Run:
+    """Timing and results of one question as it is answered."""
+
+    question: Question
+    vectors: SentenceVectors  # every text this answer embeds, embedded once
+    started: float = field(default_factory=time.perf_counter)
+    retrieval_ms: float = 0.0
+    first_token_ms: float | None = None
+    generated_first_token_ms: float | None = None
+    retrieval: Retrieval = field(default_factory=lambda: Retrieval([], {}))
+    citations: list[Citation] = field(default_factory=list)
+    rejected: str | None = None  # a generated answer that is not shown
+
+    def elapsed_ms(self) -> float:
+        return round((time.perf_counter() - self.started) * 1000, 1)
+
+    def content_shown(self) -> None:
+        if self.first_token_ms is None:
+            self.first_token_ms = self.elapsed_ms()
+
+
+class Answerer:
+    def __init__(
+        self,
+        library: Library,
+        embedder: Embedder,
+        generator: Generator,
+        checker: GroundingChecker,
+        policy: AnswerPolicy,
+    ) -> None:
+        self._library = library
+        self._embedder = embedder
+        self._generator = generator
+        self._checker = checker
+        self.policy = policy
+        # Embedding passage sentences briefly takes tens of MB per call, which the
+        # allocator keeps per thread: 32 asks at once grew the process by 2 GB.  A
+        # call already uses every core, so a few at a time lose no throughput.
+        self._embedding_slots = threading.BoundedSemaphore(EMBEDDING_SLOTS)
+
+    async def _bounded(self, work: Callable[[], T]) -> T:
+        """Run embedding work in a worker thread, within the embedding slots."""
+
+        def slotted() -> T:
+            with self._embedding_slots:
+                return work()
+
+        return await to_thread.run_sync(slotted)
+
+    def _common_word(self, word: str) -> bool:
+        """An everyday word: one piece of the embedder's vocabulary."""
+        return self._embedder.count_tokens([word])[0] <= 1
+
+    async def answer(self, question: Question) -> AskResponse:
+        async for event in self.events(question):
+            if event.kind == "done":
+                return AskResponse.model_validate(event.data)
+        raise RuntimeError("the answer stream ended without a final answer")
+
+    async def events(self, question: Question) -> AsyncIterator[Event]:
+        run = _Run(question, SentenceVectors(self._embedder))
+        reader = await to_thread.run_sync(self._library.reader, question.collection)
+        run.retrieval = await to_thread.run_sync(lambda: retrieve(reader, question, run.vectors))
+        run.retrieval_ms = run.elapsed_ms()
+        decision = decide(
+            question.text,
+            run.retrieval,
+            self.policy.abstain_threshold,
+            self._common_word,
+        )
+        if decision.abstain:
+            yield Event("citations", {"citations": []})
+            yield self._abstained(run, decision.reason)
+            return
+        run.citations = [citation(n, hit) for n, hit in enumerate(run.retrieval.hits, start=1)]
+        yield Event("citations", {"citations": [c.model_dump() for c in run.citations]})
+        unit = await self._bounded(
+            lambda: best_unit(run.vectors, question.text, run.retrieval.hits, style=question.style)
+        )
+        if self.policy.strategy == "extractive" or unit is None:
+            async for event in self._extractive(run, unit, "strategy is extractive"):
+                yield event
+            return
+        run.content_shown()
+        yield Event("draft", {"text": compose(unit), "citations": [unit.passage]})
+        async for event in self._generated(run, unit):
+            yield event
+
+    async def _generated(self, run: _Run, unit: Unit) -> AsyncIterator[Event]:
+        pieces: list[str] = []
+        holding = True  # the answer's start is held back while it may be the refusal
+        async for piece in self._generator.stream(self._messages(run, unit), self._params(run)):
+            if run.generated_first_token_ms is None:
+                run.generated_first_token_ms = run.elapsed_ms()
+            pieces.append(piece)
+            if holding and may_become_refusal("".join(pieces)):
+                continue
+            yield Event("token", {"text": "".join(pieces) if holding else piece})
+            holding = False
+        generated = "".join(pieces).strip()
+        if is_refusal(generated):
+            if self.policy.trust_refusal:
+                run.rejected = generated
+                yield self._abstained(run, "the model found no answer in the passages")
+                return
+            reason = "the model found no answer in the passages; answering with their own words"
+            run.rejected = generated
+            async for event in self._extractive(run, unit, reason, stream=False):
+                yield event
+            return
+        verdict = await self._verify(run, generated)
+        ratio = verdict.supported_ratio
+        accepted = bool(verdict.sentences) and ratio >= self.policy.min_supported_ratio
+        if accepted or self.policy.strategy == "generative":
+            reason = (
+                f"{sum(s.supported for s in verdict.sentences)} of {len(verdict.sentences)} "
+                "generated sentences are supported by the passages"
+            )
+            used = [c for c in run.citations if any(c.n in s.citations for s in verdict.sentences)]
+            yield self._done(run, verdict.text, "generative", verdict, reason, used)
+            return
+        reason = (
+            f"the generated answer was not supported ({ratio:.0%} of its sentences); "
+            "answering with the passages' own words"
+        )
+        run.rejected = verdict.text
+        async for event in self._extractive(run, unit, reason, stream=False):
+            yield event
+
+    def _messages(self, run: _Run, unit: Unit) -> list[Message]:
+        """The prompt: the first passages by rank, and the draft's passage in any case."""
+        hits = run.retrieval.hits
+        chosen = list(range(1, min(len(hits), self.policy.prompt_passages) + 1))
+        if unit.passage not in chosen:
+            chosen[-1] = unit.passage
+        return build_messages(
+            run.question.text,
+            [(n, hits[n - 1].chunk.source, hits[n - 1].chunk.text) for n in sorted(chosen)],
+            run.question.history,
+            style=run.question.style,
+            max_passage_chars=self.policy.max_passage_chars,
+        )
+
+    def _params(self, run: _Run) -> GenerationParams:
+        limit = self.policy.max_answer_tokens
+        if run.question.style == "short":
+            limit = min(limit, _SHORT_ANSWER_TOKENS)
+        return GenerationParams(max_tokens=limit, temperature=0.0)
+
+    async def _verify(self, run: _Run, text: str) -> Verdict:
+        passages = run.retrieval.passages
+        vocabulary = run.retrieval.vocabulary
+        return await self._bounded(
+            lambda: self._checker.check(text, passages, run.vectors, vocabulary)
+        )
+
+    async def _extractive(
+        self, run: _Run, unit: Unit | None, reason: str, *, stream: bool = True
+    ) -> AsyncIterator[Event]:
+        if unit is None:
+            yield self._abstained(run, "no passage has a sentence to quote")
+            return
+        text = compose(unit)
+        if stream:
+            run.content_shown()
+            yield Event("token", {"text": text})
+        verdict = await self._verify(run, text)
+        used = [c for c in run.citations if c.n == unit.passage]
+        yield self._done(run, text, "extractive", verdict, reason, used)
+
+    def _abstained(self, run: _Run, reason: str) -> Event:
+        return self._done(run, NOT_COVERED, "abstained", Verdict("", []), reason, [])
+
+    def _done(
+        self,
+        run: _Run,
+        text: str,
+        mode: Mode,
+        verdict: Verdict,
+        reason: str,
+        citations: list[Citation],
+    ) -> Event:
+        best = run.retrieval.best_score
+        response = AskResponse(
+            answer=text,
+            mode=mode,
+            citations=citations,
+            grounding=Grounding(
+                sentences=[
+                    SentenceGrounding(
+                        text=s.text,
+                        citations=s.citations,
+                        support=s.support,
+                        supported=s.supported,
+                        unsupported_terms=list(s.unsupported_terms),
+                    )
+                    for s in verdict.sentences
+                ],
+                supported_ratio=round(verdict.supported_ratio, 4),
+                reason=reason,
+                best_passage_score=None if best is None else round(best, 4),
+                abstain_threshold=self.policy.abstain_threshold,
+                rejected_answer=run.rejected,
+            ),
+            timings=Timings(
+                retrieval_ms=run.retrieval_ms,
+                first_token_ms=run.first_token_ms,
+                generated_first_token_ms=run.generated_first_token_ms,
+                total_ms=run.elapsed_ms(),
+            ),
+            model=self._generator.model_name if mode == "generative" else EXTRACTIVE_MODEL,
+            collection=run.question.collection,
+        )
+        return Event("done", response.model_dump())

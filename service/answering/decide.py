@@ -1,0 +1,162 @@
+"""Step 2, decide: answer, or say that the materials do not cover the question.
+
+Two signals, both calibrated on the dev sets (BENCHMARKS.md, "Abstention"):
+
+- *off-topic*: the closest passage is not similar enough to the question
+  (dense cosine below the collection's threshold);
+- *silence*: the passages are on-topic, but the question names something the
+  collection never mentions ("How does the Lion optimiser work?" over notes
+  that only teach Adam), or a distinctive term that none of its passages hold.
+  Any word the whole collection never uses counts (a course's notes use the
+  everyday words of their subject). A word the collection uses elsewhere
+  counts only when it is distinctive: written as a name (capitalised inside
+  the question, an acronym, with digits) or a rare word (the embedder's
+  vocabulary splits it into several pieces: "colbert", "adabelief").
+  Words that merely frame a question ("explain", "difference", "intuition")
+  are not its subject, and a misspelt word that is one letter or two from a
+  known term counts as that term, so "diffrence" does not silence a good
+  question; nor does an abbreviation ("vocab") or a compound ("batchnorm") of
+  known terms. Short words (under six letters) and names are never taken for
+  misspellings ("lion" is not "union").
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from service.answering.prompt import sanitize
+from service.answering.retrieve import Retrieval
+
+_TERM = re.compile(r"[a-z0-9][a-z0-9_]+")
+_JOINED = re.compile(r"\b([a-z]+)[-\s]?(\d+)\b")
+# Words that frame a question or an explanation rather than name its subject.
+_FRAMING = """
+    a an the and or but if then of to in on at by for with from as is are was were be been
+    being it its this that these those there their they them we you i me my our your what
+    which who whom whose when where why how do does did done can could should would may
+    might will shall not no nor so than too very just also only such into over under about
+    between each other some any all both more most less few many much has have had having
+    mine yours biggest smallest largest highest lowest fastest slowest
+    whats what's hows cant dont doesnt isnt arent wont didnt shouldnt wouldnt couldnt im ive
+    explain explanation mean meaning means differ difference different
+    differences work works working use used uses using example examples define definition
+    purpose role idea intuition intuitive happen happens compare comparison versus vs good
+    bad better best worse need needs simple simply term terms thing things way ways give
+    tell help understand understanding important main key exactly actually really basically
+    pros cons advantage advantages disadvantage disadvantages benefit benefit benefits
+    problem problems doing make makes made get gets got like kind kinds type types
+    called call name named say said think know show part parts step steps detail details
+    short long quick quickly please someone something anything one ones
+    """.split()  # noqa: SIM905 - a word list reads best as text
+_TYPO_SIMILARITY = 0.8
+_TYPO_MIN_LETTERS = 6
+
+
+@cache
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@cache
+def _framing() -> frozenset[str]:
+    return frozenset(_FRAMING) | frozenset(_stemmer().stemWords(_FRAMING))
+
+
+def terms(text: str) -> dict[str, str]:
+    """Stemmed terms of ``text`` (as the BM25 index stems them) -> a word they came from.
+
+    "d_k" is also "dk", and "GPT-2" also "gpt2": learners write them either way.
+    """
+    lowered = text.lower()
+    words = _TERM.findall(lowered)
+    words += [w.replace("_", "") for w in words if "_" in w]
+    words += [a + b for a, b in _JOINED.findall(lowered)]
+    words = [w for w in words if w not in _framing()]
+    stems = _stemmer().stemWords(words)
+    return {s: w for s, w in zip(stems, words, strict=True) if s not in _framing()}
+
+
+def _compound_of(stem: str, known: frozenset[str] | set[str]) -> bool:
+    """ "batchnorm" when "batch" and "norm" are known; "vocab" or "param" when a known
+    term starts with it."""
+    if len(stem) >= _TYPO_MIN_LETTERS - 2 and any(k.startswith(stem) for k in known):
+        return True
+    return any(stem[:i] in known and stem[i:] in known for i in range(3, len(stem) - 2))
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    abstain: bool
+    reason: str
+
+
+def _close_to_any(stem: str, known: Iterable[str]) -> bool:
+    return bool(difflib.get_close_matches(stem, list(known), n=1, cutoff=_TYPO_SIMILARITY))
+
+
+def _may_be_a_typo(word: str, question: str) -> bool:
+    """Long lower-case words may be misspelt; names are typed on purpose."""
+    return (
+        len(word) >= _TYPO_MIN_LETTERS
+        and re.search(rf"\b{re.escape(word)}\b", question) is not None
+    )
+
+
+def _distinctive(word: str, question: str, common: Callable[[str], bool]) -> bool:
+    written = re.search(rf"\b{re.escape(word)}\b", question, re.IGNORECASE)
+    form = written.group(0) if written else word
+    named = any(c.isdigit() for c in form) or any(c.isupper() for c in form[1:])
+    capitalised = form[0].isupper() and written is not None and written.start() > 0
+    return named or capitalised or not common(word)
+
+
+def absent_terms(question: str, retrieval: Retrieval, common: Callable[[str], bool]) -> list[str]:
+    """Words of ``question`` that its collection never mentions, and distinctive words
+    that its passages do not; a misspelling of a known term is not absent. ``common``
+    tells an everyday word from a rare one."""
+    question = sanitize(question)
+    wanted = terms(question)
+    in_passages: set[str] = set()
+    for passage in retrieval.passages:
+        in_passages.update(terms(passage))
+    known = in_passages | set(retrieval.vocabulary)
+    absent = []
+    for stem, word in wanted.items():
+        if stem in in_passages:
+            continue
+        if stem in known:  # mentioned elsewhere in the collection
+            if _distinctive(word, question, common) and not _compound_of(stem, in_passages):
+                absent.append(word)
+        elif not _compound_of(stem, known) and not (
+            _may_be_a_typo(word, question) and _close_to_any(stem, known | _framing())
+        ):
+            absent.append(word)
+    return absent
+
+
+def decide(
+    question: str,
+    retrieval: Retrieval,
+    threshold: float,
+    common: Callable[[str], bool],
+) -> Decision:
+    """Whether to answer ``question`` from ``retrieval``, and why."""
+    best = retrieval.best_score
+    if best is None:
+        return Decision(True, "no passage found")
+    if best < threshold:
+        return Decision(
+            True, f"best passage similarity {best:.2f} is below the threshold {threshold:.2f}"
+        )
+    absent = absent_terms(question, retrieval, common)
+    if absent:
+        named = ", ".join(f'"{w}"' for w in absent)
+        return Decision(True, f"the materials never mention {named}")
+    return Decision(False, f"best passage similarity {best:.2f}; the question's terms occur")

@@ -1,0 +1,72 @@
+"""Step 1, retrieve: the passages a question is answered from.
+
+A follow-up ("and what does its forget gate do?") is searched together with
+the previous user turn, so that it keeps its topic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from indexes import Hit, IndexReader
+from service.answering.vectors import SentenceVectors
+from service.generation.base import Message
+from service.schemas import AnswerStyle, Citation
+
+_SNIPPET_CHARS = 280
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    text: str
+    collection: str
+    top_k: int = 5
+    history: list[Message] = field(default_factory=list)
+    style: AnswerStyle = "explain"
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieval:
+    """What retrieval found, and what the collection knows of, for the later steps."""
+
+    hits: list[Hit]
+    vocabulary: Mapping[str, int]  # stemmed term -> chunks of the collection that hold it
+
+    @property
+    def best_score(self) -> float | None:
+        """Dense similarity of the closest passage (``None`` when nothing was found)."""
+        return max((h.dense_score or 0.0 for h in self.hits), default=None)
+
+    @property
+    def passages(self) -> list[str]:
+        return [h.chunk.text for h in self.hits]
+
+
+def retrieval_query(question: Question) -> str:
+    """The question, preceded by the last user turn so follow-ups keep their topic."""
+    previous = [m.content for m in question.history if m.role == "user"]
+    return f"{previous[-1]}\n{question.text}" if previous else question.text
+
+
+def retrieve(reader: IndexReader, question: Question, vectors: SentenceVectors) -> Retrieval:
+    """The ``top_k`` passages for ``question``; its vector is kept in ``vectors`` for reuse."""
+    query = retrieval_query(question)
+    vector = vectors.embed([query])[0]
+    hits = reader.search(query, question.top_k, query_vector=vector)
+    return Retrieval(hits, reader.vocabulary)
+
+
+def citation(n: int, hit: Hit) -> Citation:
+    chunk = hit.chunk
+    snippet = chunk.text if len(chunk.text) <= _SNIPPET_CHARS else chunk.text[:_SNIPPET_CHARS] + "…"
+    return Citation(
+        n=n,
+        chunk_id=chunk.id,
+        source=chunk.source,
+        title=chunk.title,
+        page=chunk.page,
+        heading_path=list(chunk.heading_path),
+        snippet=snippet,
+        score=round(hit.score, 6),
+    )

@@ -1,0 +1,69 @@
+"""Step 3: the best answer unit of the passages, quoted and cited."""
+
+from __future__ import annotations
+
+from service.answering.compose import best_unit, compose, paragraphs
+from tests.conftest import FakeEmbedder
+from tests.service.answering.helpers import hit
+
+GATES = (
+    "An LSTM has three gates that control its cell state:\n\n"
+    "- Forget gate: decides how much of the old cell state to keep. 1 keeps everything.\n"
+    "- Input gate: decides how much new information to write.\n\n"
+    "The GRU simplifies the LSTM with two gates."
+)
+
+
+def test_a_list_and_a_formula_join_the_paragraph_that_announces_them() -> None:
+    text = "The chain rule handles compositions. If y = f(g(x)), then\n\n$dy/dx = f'(g(x)) g'(x)$"
+    assert paragraphs(text) == [
+        ["The chain rule handles compositions.", "If y = f(g(x)), then", "$dy/dx = f'(g(x)) g'(x)$"]
+    ]
+    inline = "Three gates control it: - Forget gate: keeps. - Input gate: writes."
+    assert paragraphs(inline)[0][1:] == ["- Forget gate: keeps.", "- Input gate: writes."]
+
+
+def test_the_unit_is_the_list_item_that_answers_not_a_sentence_naming_the_model() -> None:
+    unit = best_unit(FakeEmbedder(), "What does the forget gate do?", [hit(GATES)])
+    assert unit is not None
+    assert "Forget gate: decides how much of the old cell state to keep" in unit.text
+    assert "GRU" not in unit.text
+    assert compose(unit).endswith("[1]")
+
+
+def test_a_unit_never_ends_on_a_sentence_that_announces_what_follows() -> None:
+    text = "Adam applies bias correction:\n\n$\\hat m = m / (1 - \\beta^t)$\n\nIt matters early."
+    unit = best_unit(FakeEmbedder(), "how does adam bias correction work", [hit(text)])
+    assert unit is not None and not unit.text.rstrip().endswith(":")
+
+
+def test_the_heading_that_matches_the_question_picks_its_section() -> None:
+    hits = [
+        hit("Dot products grow with the dimension.", heading="Attention > Cost"),
+        hit(
+            "Dot products grow with the dimension, so softmax saturates.",
+            heading="Attention > Why divide by sqrt(d_k)?",
+        ),
+    ]
+    unit = best_unit(FakeEmbedder(), "why divide by sqrt d_k?", hits)
+    assert unit is not None and unit.passage == 2
+
+
+def test_short_style_quotes_one_sentence_and_descriptions_of_the_notes_are_never_quoted() -> None:
+    text = (
+        "This note covers the forget gate and more. The forget gate keeps the cell state. "
+        "The forget gate bias starts at 1."
+    )
+    unit = best_unit(FakeEmbedder(), "what does the forget gate keep", [hit(text)], style="short")
+    assert unit is not None and len(unit.sentences) == 1
+    assert "This note" not in unit.text
+
+
+def test_a_sentence_shared_by_overlapping_chunks_is_quoted_once() -> None:
+    shared = "The forget gate decides what the cell state drops."
+    hits = [
+        hit(f"{shared} The input gate adds new values."),
+        hit(f"Cells carry gradients. {shared}"),
+    ]
+    unit = best_unit(FakeEmbedder(), "What does the forget gate drop?", hits)
+    assert unit is not None and unit.passage == 1 and compose(unit).count("forget gate") == 1
