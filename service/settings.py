@@ -129,10 +129,10 @@ class Settings(BaseSettings):
         "quote if the generated answer is not supported; or force one strategy.",
     )
     prompt_passages: int = Field(
-        3, ge=1, le=20, description="Passages the model reads to write an answer."
+        2, ge=1, le=20, description="Passages the model reads to write an answer."
     )
     max_passage_chars: int = Field(
-        1000, ge=200, le=8000, description="Characters of each passage the model reads."
+        700, ge=200, le=8000, description="Characters of each passage the model reads."
     )
     # Calibrated on the SQuAD 2.0 dev split with int8 vectors: the highest threshold that
     # still answers at least 97.5% of answerable questions (BENCHMARKS.md: the trade-off).

@@ -39,7 +39,7 @@ class UnitWeights:
     max_sentences: int = 6  # a unit has at most this many sentences, list items or formulas
     max_chars: int = 450  # ... and at most this many characters, unless it is one sentence
     phrase: float = 0.2  # weight of the question's two-word phrases found in the unit
-    length: float = 0.25  # a fuller unit explains more: weight of its length (to max_chars)
+    length: float = 0.4  # a fuller unit explains more: weight of its length (to max_chars)
     rerank: int = 8  # windows embedded whole for the final choice
 
 

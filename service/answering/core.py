@@ -51,9 +51,14 @@ class AnswerPolicy:
     abstain_threshold: float = 0.27
     min_supported_ratio: float = 0.67
     max_answer_tokens: int = 192
-    prompt_passages: int = 3  # passages the model reads (the draft's among them)
-    max_passage_chars: int = 1000
-    trust_refusal: bool = True  # the model saying NOT COVERED abstains
+    prompt_passages: int = 2  # passages the model reads (the draft's among them)
+    max_passage_chars: int = 700
+    # The model's own "NOT COVERED" refused 3 of the first 12 covered learner questions with
+    # the 1.5B (BENCHMARKS.md): it does not abstain; the quoted unit stands instead.
+    trust_refusal: bool = False
+    # None of its sentences supported: on the learner dev set, 3 of the 6 uncovered questions
+    # the gates let through and 2 of 67 covered ones (BENCHMARKS.md).
+    abstain_when_nothing_supported: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +180,11 @@ class Answerer:
             return
         verdict = await self._verify(run, generated)
         ratio = verdict.supported_ratio
+        if verdict.sentences and ratio == 0 and self._abstains_on_invention():
+            run.rejected = verdict.text
+            reason = "no sentence the model wrote from the passages is supported by them"
+            yield self._abstained(run, reason)
+            return
         accepted = bool(verdict.sentences) and ratio >= self.policy.min_supported_ratio
         if accepted or self.policy.strategy == "generative":
             reason = (
@@ -191,6 +201,10 @@ class Answerer:
         run.rejected = verdict.text
         async for event in self._extractive(run, unit, reason, stream=False):
             yield event
+
+    def _abstains_on_invention(self) -> bool:
+        # `generative` serves what the model said, flagged; `auto` takes it as a verdict.
+        return self.policy.strategy == "auto" and self.policy.abstain_when_nothing_supported
 
     def _messages(self, run: _Run, unit: Unit) -> list[Message]:
         """The prompt: the first passages by rank, and the draft's passage in any case."""

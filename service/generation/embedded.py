@@ -71,12 +71,16 @@ def without_extra_buffer_types() -> Iterator[None]:
 
 
 def default_threads() -> int:
-    """Threads for llama.cpp: one per physical core, guessed as half the logical CPUs.
+    """Threads for llama.cpp: every CPU the process may use.
 
-    More threads than free cores makes llama.cpp's spinning barriers much slower,
-    not faster (measured 5-10x slower with 2 threads on a busy 2-CPU machine).
+    With the 1.5B model on this 2-CPU machine, idle, a 581-token answer prompt took
+    14.1 s to the first token and 21.5 s in all on one thread, 7.2 s and 12.2 s on two
+    (BENCHMARKS.md, "Answers"). More threads than free cores slows llama.cpp's spinning
+    barriers down (5-10x with SmolLM2 on a busy machine): set SYLLABUS_N_THREADS lower
+    where other heavy work shares the CPUs.
     """
-    return max(1, (os.cpu_count() or 2) // 2)
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return max(1, len(usable) if usable is not None else (os.cpu_count() or 1))
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ import pytest
 
 from indexes import IndexReader
 from ingest import IngestReport
+from service.generation.models import DEFAULT_MODEL
 from tests.conftest import build_index
 from tests.servers import serving
 
@@ -25,6 +26,9 @@ def shared_index(
 def served_demo(
     demo_index: tuple[IndexReader, IngestReport], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """`syllabus serve` in its own process over the demo corpus; yields its base URL."""
-    with serving({"default": demo_index[0].root}, tmp_path_factory.mktemp("served")) as url:
+    """`syllabus serve` in its own process over the demo corpus, with the default model
+    (the tests' isolation picks SmolLM2 elsewhere); yields its base URL."""
+    home = tmp_path_factory.mktemp("served")
+    env = {"SYLLABUS_MODEL": DEFAULT_MODEL}
+    with serving({"default": demo_index[0].root}, home, env) as url:
         yield url

@@ -1,4 +1,4 @@
-"""The service over real HTTP with the real embedder, index and SmolLM2 via llama.cpp."""
+"""The service over real HTTP with the real embedder, index and default model via llama.cpp."""
 
 from __future__ import annotations
 

@@ -32,13 +32,26 @@ def test_a_supported_generated_answer_is_served_with_its_citation(client: TestCl
 def test_an_unsupported_answer_falls_back_to_cited_passage_sentences(
     client: TestClient, fake_generator: FakeGenerator
 ) -> None:
-    fake_generator.reply = "Adam was invented on the moon by penguins in 1850 [1]."
+    fake_generator.reply = (
+        "Bias correction divides each average by one minus beta to the power t [1]. "
+        "Adam was invented on the moon by penguins in 1850 [1]."
+    )
     answer = _ask(client, "What does Adam bias correction divide by?")
     assert answer.mode == "extractive"
     assert "not supported" in answer.grounding.reason
     assert "penguins" not in answer.answer
+    assert "penguins" in (answer.grounding.rejected_answer or "")  # kept for review
     assert "[" in answer.answer and answer.citations
     assert all(c.source.endswith("adam.md") for c in answer.citations)
+
+
+def test_an_answer_with_no_supported_sentence_is_abstained(
+    client: TestClient, fake_generator: FakeGenerator
+) -> None:
+    fake_generator.reply = "Adam was invented on the moon by penguins in 1850 [1]."
+    answer = _ask(client, "What does Adam bias correction divide by?")
+    assert answer.mode == "abstained" and answer.citations == []
+    assert "no sentence the model wrote" in answer.grounding.reason
 
 
 def test_citations_to_missing_passages_are_removed(
@@ -77,6 +90,7 @@ def test_follow_up_questions_retrieve_with_the_history(
         {"role": "user", "content": "What is LoRA rank r low-rank matrices?"},
         {"role": "assistant", "content": "LoRA trains low-rank matrices [1]."},
     ]
+    fake_generator.reply = "The rank r is usually between 4 and 64 [1]."
     answer = _ask(client, "and what is it usually?", history=history)
     assert answer.mode != "abstained"
     assert answer.citations[0].source.endswith("lora.md")
@@ -118,7 +132,10 @@ def test_search_returns_hits_with_scores(client: TestClient) -> None:
     assert result.hits[0].dense_score is not None
 
 
-def test_collections_and_unknown_collection(client: TestClient, settings: Settings) -> None:
+def test_collections_and_unknown_collection(
+    client: TestClient, settings: Settings, fake_generator: FakeGenerator
+) -> None:
+    fake_generator.reply = "Waves carry energy [1]."
     ingest_notes(settings.data_dir, "physics", {"waves.md": "# Waves\n\nWaves carry energy.\n"})
     names = [c["name"] for c in client.get("/v1/collections").json()["collections"]]
     assert names == ["default", "physics"]

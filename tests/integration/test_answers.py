@@ -1,0 +1,73 @@
+"""What a learner reads, from the real service with the default model over the demo notes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from service.schemas import AskResponse
+
+pytestmark = pytest.mark.integration
+
+
+def ask(url: str, question: str, **extra: object) -> AskResponse:
+    body = {"question": question, **extra}
+    response = httpx.post(f"{url}/v1/ask", json=body, timeout=300)
+    assert response.status_code == 200, response.text
+    return AskResponse.model_validate(response.json())
+
+
+def events(url: str, question: str) -> list[tuple[str, Any]]:
+    body = {"question": question, "stream": True}
+    found: list[tuple[str, Any]] = []
+    with httpx.stream("POST", f"{url}/v1/ask", json=body, timeout=300) as response:
+        kind = ""
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: "):
+                found.append((kind, json.loads(line[6:])))
+    return found
+
+
+def test_the_demo_question_is_answered_with_the_reason_not_the_notes_opening_line(
+    served_demo: str,
+) -> None:
+    answer = ask(served_demo, "Why is attention scaled by the square root of d_k?")
+    text = answer.answer.lower()
+    assert answer.mode in ("generative", "extractive"), answer.grounding.reason
+    assert "softmax" in text and ("variance" in text or "gradient" in text), answer.answer
+    assert "this note covers" not in text
+    assert all(s.supported for s in answer.grounding.sentences), answer.grounding
+
+
+def test_a_question_about_a_method_the_notes_never_mention_is_abstained(
+    served_demo: str,
+) -> None:
+    answer = ask(served_demo, "How does the Lion optimizer work?")
+    assert answer.mode == "abstained"
+    assert "lion" in answer.grounding.reason.lower()
+
+
+def test_the_draft_from_the_notes_comes_before_the_model_writes(served_demo: str) -> None:
+    found = events(served_demo, "What does the forget gate in an LSTM do?")
+    kinds = [kind for kind, _ in found]
+    assert kinds[:2] == ["citations", "draft"] and kinds[-1] == "done", kinds
+    draft = found[1][1]
+    assert "forget" in draft["text"].lower() and draft["citations"]
+    done = AskResponse.model_validate(found[-1][1])
+    timings = done.timings
+    assert timings.first_token_ms is not None and timings.generated_first_token_ms is not None
+    assert timings.first_token_ms < timings.generated_first_token_ms
+    if done.mode == "extractive":  # the generated answer failed verification: the draft stands
+        assert done.answer == draft["text"]
+
+
+def test_short_style_answers_with_the_span(served_demo: str) -> None:
+    answer = ask(served_demo, "What share of tokens does BERT mask?", style="short")
+    assert answer.mode != "abstained", answer.grounding.reason
+    assert "15%" in answer.answer
+    assert len(answer.answer.split()) <= 12, answer.answer
