@@ -54,6 +54,17 @@ def test_an_answer_with_no_supported_sentence_is_abstained(
     assert "no sentence the model wrote" in answer.grounding.reason
 
 
+@pytest.mark.parametrize(("style", "mode"), [("explain", "extractive"), ("short", "abstained")])
+def test_the_models_refusal_abstains_only_for_short_answers(
+    client: TestClient, fake_generator: FakeGenerator, style: str, mode: str
+) -> None:
+    fake_generator.reply = "NOT COVERED."
+    answer = _ask(client, "What does Adam bias correction divide by?", style=style)
+    assert answer.mode == mode
+    assert "found no answer" in answer.grounding.reason
+    assert "NOT COVERED" not in answer.answer
+
+
 def test_citations_to_missing_passages_are_removed(
     client: TestClient, fake_generator: FakeGenerator
 ) -> None:
