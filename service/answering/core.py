@@ -141,11 +141,10 @@ class Answerer:
         reader = await to_thread.run_sync(self._library.reader, question.collection)
         run.retrieval = await to_thread.run_sync(lambda: retrieve(reader, question, run.vectors))
         run.retrieval_ms = run.elapsed_ms()
-        decision = decide(
-            question.text,
-            run.retrieval,
-            self.policy.abstain_threshold,
-            self._common_word,
+        decision = await to_thread.run_sync(
+            lambda: decide(
+                question.text, run.retrieval, self.policy.abstain_threshold, self._common_word
+            )
         )
         if decision.abstain:
             yield Event("citations", {"citations": []})
