@@ -23,11 +23,14 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
 from eval.scoring import Observation, Passage
+from service.answering import Question, retrieval_query
+from service.generation.base import Message
+from service.schemas import AnswerStyle
 
 SEARCH_K = 10
 # A rate-limited (429) or busy (503) service is waited for, as its Retry-After asks.
@@ -38,7 +41,7 @@ _MAX_WAIT_SECONDS = 60.0
 
 Timings = dict[str, float | None]
 Turns = Sequence[tuple[str, str]]  # (role, content)
-Style = Literal["explain", "short"]
+Style = AnswerStyle
 # The API's default style is not sent, so a service that predates the field still answers.
 DEFAULT_STYLE: Style = "explain"
 _CONTENT_EVENTS = ("draft", "token")  # what the learner sees first
@@ -92,9 +95,9 @@ def _passage(hit: dict[str, Any], text: str | None = None) -> Passage:
 
 
 def search_query(question: str, history: Turns = ()) -> str:
-    """The question, after the last user turn if any: what the service retrieves with."""
-    previous = [content for role, content in history if role == "user"]
-    return f"{previous[-1]}\n{question}" if previous else question
+    """What the service retrieves with for ``question`` after ``history``."""
+    turns = [Message(role, content) for role, content in history]  # type: ignore[arg-type]
+    return retrieval_query(Question(question, collection="", history=turns))
 
 
 def ask_body(

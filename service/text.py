@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*")
 CITATION = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
-_STOPWORDS = frozenset(
+STOPWORDS = frozenset(
     """
     a an the and or but if then else of to in on at by for with from as is are was were be
     been being it its this that these those there their they them he she we you i me my our
@@ -33,10 +34,14 @@ def stem(word: str) -> str:
     return str(_stemmer().stemWord(word))
 
 
+def stem_words(words: Sequence[str]) -> list[str]:
+    return list(_stemmer().stemWords(list(words)))
+
+
 def content_words(text: str) -> set[str]:
     """Stemmed, lower-cased words of ``text`` that carry meaning."""
     words = [w.lower() for w in _WORD.findall(text)]
-    return set(_stemmer().stemWords([w for w in words if w not in _STOPWORDS]))
+    return set(_stemmer().stemWords([w for w in words if w not in STOPWORDS]))
 
 
 def overlap(claim: str, evidence: str) -> float:
@@ -49,7 +54,7 @@ def overlap(claim: str, evidence: str) -> float:
 
 def _content_sequence(text: str) -> list[str]:
     words = [w.lower() for w in _WORD.findall(text)]
-    return list(_stemmer().stemWords([w for w in words if w not in _STOPWORDS]))
+    return list(_stemmer().stemWords([w for w in words if w not in STOPWORDS]))
 
 
 def phrase_overlap(claim: str, evidence: str) -> float:

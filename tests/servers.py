@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -11,6 +12,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -88,3 +90,16 @@ def serving(
     env = {"SYLLABUS_DATA_DIR": str(home / "collections"), **(env or {})}
     with running(syllabus_serve(port), f"{url}/readyz", home / "server.log", env):
         yield url
+
+
+def sse_events(url: str, body: Mapping[str, object]) -> list[tuple[str, Any]]:
+    """POST ``body`` to ``url`` as a stream; the (event, data) pairs it sent, in order."""
+    found: list[tuple[str, Any]] = []
+    with httpx.stream("POST", url, json=dict(body), timeout=300) as response:
+        kind = ""
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: "):
+                found.append((kind, json.loads(line[6:])))
+    return found

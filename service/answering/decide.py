@@ -27,21 +27,16 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
 from service.answering.prompt import sanitize
 from service.answering.retrieve import Retrieval
+from service.text import STOPWORDS, stem_words
 
 _TERM = re.compile(r"[a-z0-9][a-z0-9_]+")
 _JOINED = re.compile(r"\b([a-z]+)[-\s]?(\d+)\b")
-# Words that frame a question or an explanation rather than name its subject.
+# Words that frame a question or an explanation rather than name its subject (and the
+# stop words of service.text).
 _FRAMING = """
-    a an the and or but if then of to in on at by for with from as is are was were be been
-    being it its this that these those there their they them we you i me my our your what
-    which who whom whose when where why how do does did done can could should would may
-    might will shall not no nor so than too very just also only such into over under about
-    between each other some any all both more most less few many much has have had having
-    mine yours biggest smallest largest highest lowest fastest slowest
     whats what's hows cant dont doesnt isnt arent wont didnt shouldnt wouldnt couldnt im ive
     explain explanation mean meaning means differ difference different
     differences work works working use used uses using example examples define definition
@@ -52,21 +47,16 @@ _FRAMING = """
     problem problems doing make makes made get gets got like kind kinds type types
     called call name named say said think know show part parts step steps detail details
     short long quick quickly please someone something anything one ones
+    mine yours biggest smallest largest highest lowest fastest slowest
     """.split()  # noqa: SIM905 - a word list reads best as text
 _TYPO_SIMILARITY = 0.8
 _TYPO_MIN_LETTERS = 6
 
 
 @cache
-def _stemmer() -> Any:
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-@cache
 def _framing() -> frozenset[str]:
-    return frozenset(_FRAMING) | frozenset(_stemmer().stemWords(_FRAMING))
+    words = [*STOPWORDS, *_FRAMING]
+    return frozenset(words) | frozenset(stem_words(words))
 
 
 def terms(text: str) -> dict[str, str]:
@@ -79,7 +69,7 @@ def terms(text: str) -> dict[str, str]:
     words += [w.replace("_", "") for w in words if "_" in w]
     words += [a + b for a, b in _JOINED.findall(lowered)]
     words = [w for w in words if w not in _framing()]
-    stems = _stemmer().stemWords(words)
+    stems = stem_words(words)
     return {s: w for s, w in zip(stems, words, strict=True) if s not in _framing()}
 
 

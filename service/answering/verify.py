@@ -23,7 +23,7 @@ import numpy as np
 from indexes import Embedder
 from ingest.sentences import split_sentences
 from service.answering.injection import as_evidence
-from service.text import CITATION, overlap, stem, strip_citations
+from service.text import CITATION, STOPWORDS, overlap, stem, strip_citations
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +101,9 @@ def unsupported_terms(sentence: str, evidence: str, vocabulary: Collection[str])
     return found
 
 
-_FUNCTION_WORDS = frozenset(
-    """
-    a an the this that these those it its in on at by for with from to of and or but if when
-    while because so as since unlike like each every both either neither
-    """.split()  # noqa: SIM905 - a word list reads best as text
+# Sentence openers that name nothing, beside the stop words.
+_FUNCTION_WORDS = STOPWORDS | frozenset(
+    "while because since unlike like every either neither".split()  # noqa: SIM905
 )
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import httpx
 import pytest
 
 from service.schemas import AskResponse
+from tests.servers import sse_events
 
 pytestmark = pytest.mark.integration
 
@@ -18,19 +16,6 @@ def ask(url: str, question: str, **extra: object) -> AskResponse:
     response = httpx.post(f"{url}/v1/ask", json=body, timeout=300)
     assert response.status_code == 200, response.text
     return AskResponse.model_validate(response.json())
-
-
-def events(url: str, question: str) -> list[tuple[str, Any]]:
-    body = {"question": question, "stream": True}
-    found: list[tuple[str, Any]] = []
-    with httpx.stream("POST", f"{url}/v1/ask", json=body, timeout=300) as response:
-        kind = ""
-        for line in response.iter_lines():
-            if line.startswith("event: "):
-                kind = line[7:]
-            elif line.startswith("data: "):
-                found.append((kind, json.loads(line[6:])))
-    return found
 
 
 def test_the_demo_question_is_answered_with_the_reason_not_the_notes_opening_line(
@@ -53,7 +38,8 @@ def test_a_question_about_a_method_the_notes_never_mention_is_abstained(
 
 
 def test_the_draft_from_the_notes_comes_before_the_model_writes(served_demo: str) -> None:
-    found = events(served_demo, "What does the forget gate in an LSTM do?")
+    body = {"question": "What does the forget gate in an LSTM do?", "stream": True}
+    found = sse_events(f"{served_demo}/v1/ask", body)
     kinds = [kind for kind, _ in found]
     assert kinds[:2] == ["citations", "draft"] and kinds[-1] == "done", kinds
     draft = found[1][1]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import httpx
 import openai
 import pytest
 
 from service.schemas import AskResponse
+from tests.servers import sse_events
 
 pytestmark = pytest.mark.integration
 
@@ -43,16 +42,9 @@ def test_out_of_domain_questions_are_abstained(served_demo: str, question: str) 
 
 def test_sse_client_reads_citations_tokens_and_done_in_order(served_demo: str) -> None:
     body = {"question": "How does Adam correct the bias of its moments?", "stream": True}
-    kinds: list[str] = []
-    payloads: list[dict[str, object]] = []
-    with httpx.stream("POST", f"{served_demo}/v1/ask", json=body, timeout=120) as response:
-        event = ""
-        for line in response.iter_lines():
-            if line.startswith("event: "):
-                event = line[7:]
-            elif line.startswith("data: "):
-                kinds.append(event)
-                payloads.append(json.loads(line[6:]))
+    found = sse_events(f"{served_demo}/v1/ask", body)
+    kinds = [kind for kind, _ in found]
+    payloads = [data for _, data in found]
     assert kinds[0] == "citations" and kinds[-1] == "done" and "token" in kinds
     assert payloads[0]["citations"]
     done = AskResponse.model_validate(payloads[-1])

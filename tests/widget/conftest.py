@@ -250,3 +250,16 @@ def chat(browser: Browser) -> Iterator[Chat]:
     yield driven
     context.close()
     assert driven.errors == [], "the page raised JavaScript errors"
+
+
+# A citation as the service sends it, for scripted streams.
+CITE = {
+    "n": 1,
+    "chunk_id": "c1",
+    "source": "https://notes.example.org/adam",
+    "title": "Adam",
+    "page": 3,
+    "heading_path": ["Adam", "Bias correction"],
+    "snippet": "Bias correction divides each average by one minus beta to the power t.",
+    "score": 0.9,
+}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Response, Route, expect
 
-from tests.widget.conftest import Chat, events
+from tests.widget.conftest import CITE, Chat, events
 
 pytestmark = pytest.mark.integration
 
@@ -165,18 +165,6 @@ def test_errors_read_clearly_and_offer_a_retry(chat: Chat, api: str) -> None:
     turn.locator(".retry").click()
     chat.settled(turn, "done")
     expect(turn.locator(".answer")).to_contain_text("nucleus", ignore_case=True)
-
-
-CITE = {
-    "n": 1,
-    "chunk_id": "c1",
-    "source": "https://notes.example.org/adam",
-    "title": "Adam",
-    "page": 3,
-    "heading_path": ["Adam", "Bias correction"],
-    "snippet": "Bias correction divides each average by one minus beta to the power t.",
-    "score": 0.9,
-}
 
 
 def test_streamed_tokens_are_assembled_and_the_verified_answer_wins(chat: Chat, api: str) -> None:

@@ -10,22 +10,13 @@ import pytest
 from playwright.sync_api import Locator, expect
 
 from tests.conftest import PROJECT
-from tests.widget.conftest import Chat, ScriptedStream, Site
+from tests.widget.conftest import CITE, Chat, ScriptedStream, Site
 
 pytestmark = pytest.mark.integration
 
 WIDGET = PROJECT / "service" / "widget"
 
-ADAM = {
-    "n": 1,
-    "chunk_id": "adam-3",
-    "source": "https://notes.example.org/adam",
-    "title": "Adam",
-    "page": 3,
-    "heading_path": ["Adam", "Bias correction"],
-    "snippet": "Bias correction divides each average by one minus beta to the power t.",
-    "score": 0.9,
-}
+ADAM = {**CITE, "chunk_id": "adam-3"}
 MOMENTS = {
     "n": 2,
     "chunk_id": "adam-2",
