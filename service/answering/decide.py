@@ -34,6 +34,7 @@ from service.text import STOPWORDS, stem_words
 
 _TERM = re.compile(r"[a-z0-9][a-z0-9_]+")
 _JOINED = re.compile(r"\b([a-z]+)[-\s]?(\d+)\b")
+_HYPHENATED = re.compile(r"\b([a-z]+)-(\d+)\b")
 # Words that frame a question or an explanation rather than name its subject (and the
 # stop words of service.text).
 _FRAMING = """
@@ -60,17 +61,22 @@ def _framing() -> frozenset[str]:
 
 
 def terms(text: str) -> dict[str, str]:
-    """Stemmed terms of ``text`` (as the BM25 index stems them) -> a word they came from.
-
-    "d_k" is also "dk", and "GPT-2" also "gpt2": learners write them either way.
-    """
+    """Stemmed terms of ``text`` (as the BM25 index stems them) -> a word they came from;
+    a name with a hyphenated number counts whole too ("GPT-4" is also "gpt4")."""
     lowered = text.lower()
-    words = _TERM.findall(lowered)
-    words += [w.replace("_", "") for w in words if "_" in w]
-    words += [a + b for a, b in _JOINED.findall(lowered)]
+    words = _TERM.findall(lowered) + [a + b for a, b in _HYPHENATED.findall(lowered)]
     words = [w for w in words if w not in _framing()]
     stems = stem_words(words)
     return {s: w for s, w in zip(stems, words, strict=True) if s not in _framing()}
+
+
+def _spellings(text: str) -> dict[str, str]:
+    """A passage's terms, and the other ways a learner may write them: "d_k" also as
+    "dk", "LLaMA 2" also as "llama2"."""
+    lowered = text.lower()
+    words = [w.replace("_", "") for w in _TERM.findall(lowered) if "_" in w]
+    words += [a + b for a, b in _JOINED.findall(lowered)]
+    return {**terms(text), **terms(" ".join(words))}
 
 
 def _compound_of(stem: str, known: frozenset[str] | set[str]) -> bool:
@@ -115,7 +121,7 @@ def absent_terms(question: str, retrieval: Retrieval, common: Callable[[str], bo
     wanted = terms(question)
     in_passages: set[str] = set()
     for passage in retrieval.passages:
-        in_passages.update(terms(passage))
+        in_passages.update(_spellings(passage))
     known = in_passages | set(retrieval.vocabulary)
     absent = []
     for stem, word in wanted.items():
