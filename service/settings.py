@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     n_threads: int | None = Field(
         None, ge=1, description="CPU threads for the embedded model (default: all cores)."
     )
+    cpu_variant: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9_.]+$",
+        description="llama.cpp CPU kernels to run (haswell, zen4, sapphirerapids...; "
+        "default: the best this CPU supports).",
+    )
     queue_size: int = Field(
         8, ge=1, le=1024, description="Generation requests that may wait; beyond, 503."
     )

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 from service.errors import BadRequest, GeneratorUnavailable, Overloaded
 from service.generation.base import GenerationParams, Message
 from service.generation.models import MODELS, packaged_gguf
+from service.generation.native import CpuBackend, load_cpu_backend
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -43,16 +44,19 @@ def default_gguf_path() -> Path:
 
 
 @contextlib.contextmanager
-def without_extra_buffer_types() -> Iterator[None]:
-    """Load llama.cpp models, within this block, without its extra CPU buffer types.
+def load_parameters(backend: CpuBackend) -> Iterator[None]:
+    """Load llama.cpp models, within this block, with the buffer types ``backend`` runs.
 
-    On CPUs with AMX, the llama.cpp bundled with llama-cpp-python 0.3.x places
-    quantised weights in an AMX buffer whose matmul kernel crashes the process
-    (SIGSEGV in ``ggml_backend_amx_mul_mat``: its tile configuration is left
-    uninitialised; llama.cpp issue 20824, fix proposed in PR 26954). ``Llama()``
-    has no switch for ``use_extra_bufts``, so the defaults it starts from are
-    adjusted while it loads. Plain CPU buffers cost little for a small model.
+    llama.cpp may place quantised weights in extra CPU buffer types: repacked for the
+    AVX2/AVX-512 kernels (faster prompts), or AMX tiles. The AMX one crashes the process
+    with llama-cpp-python 0.3.x (SIGSEGV in ``ggml_backend_amx_mul_mat``: its tile
+    configuration is left uninitialised; llama.cpp issue 20824), so on a CPU variant that
+    runs AMX kernels the extra types are left out. ``Llama()`` has no switch for
+    ``use_extra_bufts``, so the defaults it starts from are adjusted while it loads.
     """
+    if not backend.has_amx:
+        yield
+        return
     import llama_cpp.llama_cpp as native
 
     with _DEFAULT_PARAMS_LOCK:
@@ -122,11 +126,12 @@ class LlamaCppGenerator:
         n_ctx: int = 2048,
         n_threads: int | None = None,
         queue_size: int = 8,
+        cpu_variant: str | None = None,
     ) -> None:
         if queue_size < 1:
             raise ValueError(f"queue_size must be at least 1, got {queue_size}")
         self._path = model_path if model_path is not None else default_gguf_path()
-        self._llama = _load(self._path, n_ctx, n_threads or default_threads())
+        self._llama = _load(self._path, n_ctx, n_threads or default_threads(), cpu_variant)
         self._formatter = _chat_formatter(self._llama)
         self._queue_size = queue_size
         self._lock = threading.Lock()
@@ -266,13 +271,17 @@ class LlamaCppGenerator:
                     job.send(piece)
 
 
-def _load(path: Path, n_ctx: int, n_threads: int) -> Llama:
+def _load(path: Path, n_ctx: int, n_threads: int, cpu_variant: str | None) -> Llama:
     if not path.is_file():
         raise GeneratorUnavailable(f"no GGUF model file at {path}")
     from llama_cpp import Llama
 
     try:
-        with without_extra_buffer_types():
+        backend = load_cpu_backend(cpu_variant)
+    except (ValueError, RuntimeError) as exc:
+        raise GeneratorUnavailable(str(exc)) from exc
+    try:
+        with load_parameters(backend):
             return Llama(
                 model_path=str(path),
                 n_ctx=n_ctx,

@@ -30,4 +30,5 @@ def build_generator(settings: Settings) -> Generator:
         n_ctx=settings.n_ctx,
         n_threads=settings.n_threads,
         queue_size=settings.queue_size,
+        cpu_variant=settings.cpu_variant,
     )

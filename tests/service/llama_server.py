@@ -2,9 +2,10 @@
 
 ``start_llama_server(model)`` runs this module as a subprocess, waits until
 ``GET /v1/models`` answers, and stops the server on exit. Run as a module, it is
-``python -m llama_cpp.server`` with the same flags, loading the model without
-llama.cpp's AMX buffers (see ``without_extra_buffer_types``), which crash on
-CPUs that have AMX.
+``python -m llama_cpp.server`` with the same flags, after loading llama.cpp's best CPU
+variant from llama-cpp-python's ``lib/`` folder (``load_cpu_backend``), and with the
+buffer types the service loads models with (``load_parameters``: no AMX buffers, which
+crash).
 """
 
 from __future__ import annotations
@@ -86,12 +87,13 @@ def _tail(log: IO[bytes], size: int = 4000) -> str:
 
 
 def main() -> None:
-    """``python -m llama_cpp.server`` with models loaded on plain CPU buffers."""
+    """``python -m llama_cpp.server`` on the CPU variant and buffers the service uses."""
     from llama_cpp.server.__main__ import main as serve
 
-    from service.generation.embedded import without_extra_buffer_types
+    from service.generation.embedded import load_parameters
+    from service.generation.native import load_cpu_backend
 
-    with without_extra_buffer_types():
+    with load_parameters(load_cpu_backend()):
         serve()
 
 
