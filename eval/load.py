@@ -43,6 +43,7 @@ class Outcome:
     status: int  # 0: no response (connection error or client timeout)
     seconds: float
     first_token_seconds: float | None = None  # asks: when the first ``token`` event came
+    first_content_seconds: float | None = None  # asks: the ``draft`` or the first token
 
 
 def is_loopback(url: str) -> bool:
@@ -78,19 +79,23 @@ def resident_memory(client: httpx.Client, url: str) -> int | None:
 
 
 async def _ask(client: httpx.AsyncClient, url: str, question: str) -> Outcome:
-    """A streamed ask, timed to its first ``token`` event and to its end."""
+    """A streamed ask, timed to its first content (the draft or a token), its first
+    ``token`` event and its end."""
     started = time.perf_counter()
     first: float | None = None
+    content: float | None = None
     body = {"question": question, "stream": True}
     try:
         async with client.stream("POST", f"{url}/v1/ask", json=body) as response:
             status = response.status_code
             async for line in response.aiter_lines():
+                if content is None and line in ("event: draft", "event: token"):
+                    content = time.perf_counter() - started
                 if first is None and line == "event: token":
                     first = time.perf_counter() - started
     except httpx.HTTPError:
         status = 0
-    return Outcome("/v1/ask", status, time.perf_counter() - started, first)
+    return Outcome("/v1/ask", status, time.perf_counter() - started, first, content)
 
 
 async def _send(client: httpx.AsyncClient, url: str, endpoint: str, n: int) -> Outcome:
@@ -139,12 +144,14 @@ def summary(outcomes: list[Outcome], seconds: float) -> dict[str, Any]:
             "p99_ms": round(percentile(ok, 0.99), 1) if ok else None,
             "requests_per_second": round(len(mine) / seconds, 1) if seconds else None,
         }
-        first = [o.first_token_seconds * 1000 for o in mine if o.first_token_seconds is not None]
-        if first:
-            by_endpoint[endpoint] |= {
-                "first_token_p50_ms": round(statistics.median(first), 1),
-                "first_token_p99_ms": round(percentile(first, 0.99), 1),
-            }
+        for name in ("first_content", "first_token"):
+            times = [getattr(o, f"{name}_seconds") for o in mine]
+            ms = [t * 1000 for t in times if t is not None]
+            if ms:
+                by_endpoint[endpoint] |= {
+                    f"{name}_p50_ms": round(statistics.median(ms), 1),
+                    f"{name}_p99_ms": round(percentile(ms, 0.99), 1),
+                }
     failures = [o for o in outcomes if o.status == 0 or (o.status >= 500 and o.status != 503)]
     return {
         "requests": len(outcomes),

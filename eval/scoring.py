@@ -55,6 +55,7 @@ class Observation:
     abstain_threshold: float | None
     timings: dict[str, float | None] = field(default_factory=dict)
     judge: dict[str, float] | None = None
+    rejected_answer: str | None = None  # the generated answer verification turned down
 
     @property
     def abstained(self) -> bool:
@@ -114,6 +115,7 @@ def score(item: Item, seen: Observation) -> dict[str, Any]:
         "answer": seen.answer,
         "mode": seen.mode,
         "reason": seen.reason,
+        "rejected_answer": seen.rejected_answer,
         "abstained": seen.abstained,
         "best_score": seen.best_score,
         "abstain_threshold": seen.abstain_threshold,

@@ -1,8 +1,9 @@
 """Latency of the running service over HTTP: /v1/ask (streamed) and /v1/search.
 
 Run: ``python -m eval.service_bench [--url http://127.0.0.1:8000] [--rounds N]``
-against a ``syllabus serve`` over the demo corpus.  Time to first token is
-when the first ``token`` event arrives; total is when ``done`` arrives.
+against a ``syllabus serve`` over the demo corpus.  First content is when
+the ``draft`` (or a first ``token``) arrives, time to first token when the first
+``token`` event does (asks whose answer streamed tokens); total is when ``done`` arrives.
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def ask_once(client: httpx.Client, url: str, question: str) -> tuple[float, float, str]:
+def ask_once(client: httpx.Client, url: str, question: str) -> tuple[float, float, float, str]:
+    """(first content ms: the draft or a token, first token ms: 0 if none, total ms, mode)"""
     started = time.perf_counter()
-    first = total = 0.0
+    content = first = total = 0.0
     mode = ""
     body = {"question": question, "stream": True}
     with client.stream("POST", f"{url}/v1/ask", json=body, timeout=300) as response:
@@ -42,12 +44,14 @@ def ask_once(client: httpx.Client, url: str, question: str) -> tuple[float, floa
         for line in response.iter_lines():
             if line.startswith("event: "):
                 event = line[7:]
-            elif line.startswith("data: ") and event == "token" and not first:
+            elif line.startswith("data: ") and event in ("draft", "token") and not content:
+                content = time.perf_counter() - started
+            if line.startswith("data: ") and event == "token" and not first:
                 first = time.perf_counter() - started
             elif line.startswith("data: ") and event == "done":
                 total = time.perf_counter() - started
                 mode = json.loads(line[6:])["mode"]
-    return first * 1000, total * 1000, mode
+    return content * 1000, first * 1000, total * 1000, mode
 
 
 def search_once(client: httpx.Client, url: str, query: str) -> float:
@@ -65,10 +69,13 @@ def main() -> None:
     with httpx.Client() as client:
         asks = [ask_once(client, args.url, q) for _ in range(args.rounds) for q in QUESTIONS]
         searches = [search_once(client, args.url, q) for _ in range(25) for q in QUESTIONS]
-    ttft, total = [a[0] for a in asks], [a[1] for a in asks]
-    modes = {m: sum(a[2] == m for a in asks) for m in {a[2] for a in asks}}
+    content, total = [a[0] for a in asks], [a[2] for a in asks]
+    ttft = [a[1] for a in asks if a[1]] or [0.0]
+    modes = {m: sum(a[3] == m for a in asks) for m in {a[3] for a in asks}}
     result = {
         "ask_requests": len(asks),
+        "ask_first_content_p50_ms": round(statistics.median(content), 1),
+        "ask_first_content_p95_ms": round(_percentile(content, 0.95), 1),
         "ask_ttft_p50_ms": round(statistics.median(ttft), 1),
         "ask_ttft_p95_ms": round(_percentile(ttft, 0.95), 1),
         "ask_total_p50_ms": round(statistics.median(total), 1),

@@ -128,6 +128,7 @@ def observation(
         best_score=grounding["best_passage_score"],
         abstain_threshold=grounding["abstain_threshold"],
         timings=timings,
+        rejected_answer=grounding.get("rejected_answer"),
     )
 
 

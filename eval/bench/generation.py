@@ -3,13 +3,14 @@
 Run (after ``syllabus ingest corpus``, on an otherwise idle machine)::
 
     python -m eval.bench.generation [--models M ...] [--variants best haswell]
-        [--questions 4] [--threads N] [--out var/bench/generation.json]
+        [--questions 5] [--rounds 2] [--threads N] [--out var/bench/generation.json]
 
 The prompts are the service's own: each learner question goes through the real
 ``Answerer`` over the demo collection (retrieval, the draft, the passage budget), and
 the chat messages it would send the model are recorded. Then, for each packaged GGUF
 and each CPU variant of llama.cpp (``best``: what the dispatch picks for this CPU;
-``haswell``: the AVX2 kernels a portable build had before), one process loads the
+``haswell``: the AVX2 kernels a portable build had before; ``haswell/plain``: those
+without repacked weights, as the service loaded its models before), one process loads the
 variant and runs every prompt twice in turn: through ``LlamaCppGenerator`` (the service's
 worker thread, queue and event loop) and through a bare ``llama_cpp.Llama`` with the
 same file, context, threads and call. A variant is fixed per process, as llama.cpp
@@ -17,7 +18,8 @@ keeps one CPU backend, so variants are compared across processes of one run.
 
 Per path it reports prompt tokens/s (prompt tokens over time to the first piece),
 generated tokens/s (pieces after the first over the time after it), time to first
-token and total, as medians over the prompts after one warm-up each; and the ratio
+token and total, as medians over the prompts after one warm-up each, pooled over
+``--rounds`` runs of every process in turn; and the ratio
 of the service's figures to bare llama.cpp's. The report is JSON at ``--out`` and a
 table on stdout.
 """
@@ -175,18 +177,22 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     from service.generation.models import packaged_gguf
     from service.generation.native import load_cpu_backend
 
-    backend = load_cpu_backend(None if args.variant == "best" else args.variant)
+    name, _, option = args.variant.partition("/")
+    backend = load_cpu_backend(None if name == "best" else name)
     payload = json.loads(Path(args.prompts).read_text(encoding="utf-8"))
     prompts = [[Message(m["role"], m["content"]) for m in p] for p in payload["prompts"]]
     max_tokens = payload["max_tokens"]
     path = packaged_gguf(MODELS[args.model])
-    generator = LlamaCppGenerator(path, n_ctx=args.n_ctx, n_threads=args.threads)
+    # "/plain": no repacked weights either, as the service loaded models before.
+    buffers = load_parameters(backend, extra_buffers=False if option == "plain" else None)
+    with buffers:
+        generator = LlamaCppGenerator(path, n_ctx=args.n_ctx, n_threads=args.threads)
     peers: dict[str, dict[str, Any]] = {"bare": {}}
     if args.lookup:
         from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
         peers["bare+lookup"] = {"draft_model": LlamaPromptLookupDecoding(args.lookup)}
-    with load_parameters(backend):
+    with load_parameters(backend, extra_buffers=False if option == "plain" else None):
         bare = {
             name: Llama(
                 model_path=str(path),
@@ -222,20 +228,25 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
         asyncio.run(generator.aclose())
         for llama in bare.values():
             llama.close()
-    paths = {name: summary(measured) for name, measured in runs.items()}
-    service, peer = paths["service"], paths["bare"]
     return {
         "model": args.model,
-        "variant": backend.variant,
+        "variant": f"{backend.variant}" + ("/plain" if option == "plain" else ""),
         "features": backend.features,
         "threads": args.threads,
-        "paths": paths,
-        "ratio": {
-            "prompt_tps": round(service["prompt_tps"] / peer["prompt_tps"], 3),
-            "generated_tps": round(service["generated_tps"] / peer["generated_tps"], 3),
-        },
         "runs": {k: [asdict(r) for r in v] for k, v in runs.items()},
     }
+
+
+def with_summary(result: dict[str, Any]) -> dict[str, Any]:
+    """A worker's result (its runs pooled over rounds) with medians and the ratios."""
+    runs = {name: [Run(**r) for r in measured] for name, measured in result["runs"].items()}
+    paths = {name: summary(measured) for name, measured in runs.items()}
+    service, peer = paths["service"], paths["bare"]
+    ratio = {
+        "prompt_tps": round(service["prompt_tps"] / peer["prompt_tps"], 3),
+        "generated_tps": round(service["generated_tps"] / peer["generated_tps"], 3),
+    }
+    return {**result, "paths": paths, "ratio": ratio}
 
 
 # --- the whole run ----------------------------------------------------------------------
@@ -265,8 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command")
     parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=sorted(MODELS))
-    parser.add_argument("--variants", nargs="+", default=["best", "haswell"])
+    parser.add_argument("--variants", nargs="+", default=["best", "haswell", "haswell/plain"])
     parser.add_argument("--questions", type=int, default=5, help="prompts (the first warms)")
+    parser.add_argument("--rounds", type=int, default=2, help="times each process runs")
     parser.add_argument("--threads", type=int, default=None, help="default: the service's")
     parser.add_argument("--n-ctx", type=int, default=2048)
     parser.add_argument(
@@ -293,7 +305,6 @@ def main(argv: list[str] | None = None) -> int:
 
     threads = args.threads or default_threads()
     prompts, max_tokens = service_prompts(QUESTIONS[: args.questions])
-    results = []
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(
             {
@@ -302,8 +313,10 @@ def main(argv: list[str] | None = None) -> int:
             },
             handle,
         )
-    for model in args.models:
-        for variant in args.variants:
+    pooled: dict[tuple[str, str], dict[str, Any]] = {}
+    # Rounds interleave the processes, so a slow spell of a shared host is spread out.
+    for _ in range(args.rounds):
+        for model, variant in ((m, v) for m in args.models for v in args.variants):
             command = [
                 sys.executable, "-m", "eval.bench.generation", "worker",
                 "--model", model, "--variant", variant, "--prompts", handle.name,
@@ -313,14 +326,21 @@ def main(argv: list[str] | None = None) -> int:
             done = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True)
             if done.returncode != 0:
                 raise SystemExit(f"{model} on {variant} failed:\n{done.stderr[-3000:]}")
-            results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-            print(_table(results[-1:]), file=sys.stderr)
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            print(_table([with_summary(result)]), file=sys.stderr)
+            if (model, variant) in pooled:
+                for name, measured in result["runs"].items():
+                    pooled[model, variant]["runs"][name].extend(measured)
+            else:
+                pooled[model, variant] = result
+    results = [with_summary(r) for r in pooled.values()]
     Path(handle.name).unlink()
     report = {
         "git_commit": git_commit(),
         "questions": QUESTIONS[1 : args.questions],
         "max_tokens": max_tokens,
         "threads": threads,
+        "rounds": args.rounds,
         "results": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

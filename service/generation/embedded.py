@@ -44,7 +44,7 @@ def default_gguf_path() -> Path:
 
 
 @contextlib.contextmanager
-def load_parameters(backend: CpuBackend) -> Iterator[None]:
+def load_parameters(backend: CpuBackend, *, extra_buffers: bool | None = None) -> Iterator[None]:
     """Load llama.cpp models, within this block, with the buffer types ``backend`` runs.
 
     llama.cpp may place quantised weights in extra CPU buffer types: repacked for the
@@ -53,8 +53,11 @@ def load_parameters(backend: CpuBackend) -> Iterator[None]:
     configuration is left uninitialised; llama.cpp issue 20824), so on a CPU variant that
     runs AMX kernels the extra types are left out. ``Llama()`` has no switch for
     ``use_extra_bufts``, so the defaults it starts from are adjusted while it loads.
+    ``extra_buffers=False`` leaves them out on any CPU (as the service did before).
     """
-    if not backend.has_amx:
+    if extra_buffers is None:
+        extra_buffers = not backend.has_amx
+    if extra_buffers:
         yield
         return
     import llama_cpp.llama_cpp as native
