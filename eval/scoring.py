@@ -56,6 +56,7 @@ class Observation:
     timings: dict[str, float | None] = field(default_factory=dict)
     judge: dict[str, float] | None = None
     rejected_answer: str | None = None  # the generated answer verification turned down
+    quote: str | None = None  # the notes' words shown beneath a generated answer
 
     @property
     def abstained(self) -> bool:
@@ -86,13 +87,15 @@ def _retrieval(item: Item, retrieved: Sequence[Passage]) -> dict[str, float]:
 def score(item: Item, seen: Observation) -> dict[str, Any]:
     """The ``results.jsonl`` row of one question: what was answered and how it scores."""
     prediction = "" if seen.abstained else seen.answer
+    # What the learner reads: the answer and the notes' words quoted beneath it.
+    read = prediction if seen.quote is None else f"{prediction}\n\n{seen.quote}"
     scores: dict[str, Any] = {}
     if item.answers or not item.answerable:  # an answerable item may name only its sources
         em, f1 = squad_v2_scores(prediction, item.answers if item.answerable else ())
         scores |= {"em": em, "f1": f1}
     if item.answerable and item.answers:
         scores["contains_gold"] = float(contains_gold(prediction, item.answers))
-    missed = [p for p in item.key_points if not key_point_covered(p, prediction)]
+    missed = [p for p in item.key_points if not key_point_covered(p, read)]
     if item.answerable and item.key_points:
         scores["key_points"] = 1.0 - len(missed) / len(item.key_points)
         scores["all_key_points"] = float(not missed)
@@ -115,6 +118,7 @@ def score(item: Item, seen: Observation) -> dict[str, Any]:
         "answer": seen.answer,
         "mode": seen.mode,
         "reason": seen.reason,
+        "quote": seen.quote,
         "rejected_answer": seen.rejected_answer,
         "abstained": seen.abstained,
         "best_score": seen.best_score,

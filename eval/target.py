@@ -129,6 +129,7 @@ def observation(
         abstain_threshold=grounding["abstain_threshold"],
         timings=timings,
         rejected_answer=grounding.get("rejected_answer"),
+        quote=(answer.get("quote") or {}).get("text"),
     )
 
 

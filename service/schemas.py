@@ -117,10 +117,22 @@ class Timings(BaseModel):
     total_ms: float
 
 
+class Quote(BaseModel):
+    """The notes' own words beneath a generated answer: the unit it was written from."""
+
+    text: str
+    citation: int = Field(description="The citation (``n``) the words are taken from.")
+
+
 class AskResponse(BaseModel):
     answer: str
     mode: Mode
     citations: list[Citation]
+    quote: Quote | None = Field(
+        None,
+        description="With a generated `explain` answer: the passage's own words it rests "
+        "on, when they say more than the answer does.",
+    )
     grounding: Grounding
     timings: Timings
     model: str

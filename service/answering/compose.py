@@ -233,3 +233,12 @@ def _windows(
 def compose(unit: Unit) -> str:
     """The unit as an answer, cited once at its end."""
     return f"{unit.text.rstrip()} [{unit.passage}]"
+
+
+# A generated answer that holds this share of the unit's content words has said it all.
+_RESTATED = 0.7
+
+
+def adds_to(unit: Unit, answer: str) -> bool:
+    """Whether the unit says more than ``answer`` does: then it is shown beneath it."""
+    return overlap(unit.text, answer) < _RESTATED

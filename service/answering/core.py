@@ -8,7 +8,8 @@
   while the model writes;
 - ``token``: pieces of the answer (the generated one; with the extractive
   strategy, the quoted unit as one piece);
-- ``done``: the final, verified answer (:class:`AskResponse`).
+- ``done``: the final, verified answer (:class:`AskResponse`); a generated ``explain``
+  answer keeps the draft's unit as its ``quote`` when the unit says more than it.
 
 :meth:`Answerer.answer` runs the same path and returns the final answer.
 """
@@ -24,7 +25,7 @@ from typing import Literal, TypeVar
 from anyio import to_thread
 
 from indexes import Embedder
-from service.answering.compose import Unit, best_unit, compose
+from service.answering.compose import Unit, adds_to, best_unit, compose
 from service.answering.decide import decide
 from service.answering.prompt import build_messages, is_refusal, may_become_refusal
 from service.answering.retrieve import Question, Retrieval, citation, retrieve
@@ -38,6 +39,7 @@ from service.schemas import (
     Citation,
     Grounding,
     Mode,
+    Quote,
     SentenceGrounding,
     Timings,
 )
@@ -199,8 +201,13 @@ class Answerer:
                 f"{sum(s.supported for s in verdict.sentences)} of {len(verdict.sentences)} "
                 "generated sentences are supported by the passages"
             )
-            used = [c for c in run.citations if any(c.n in s.citations for s in verdict.sentences)]
-            yield self._done(run, verdict.text, "generative", verdict, reason, used)
+            cited = {n for s in verdict.sentences for n in s.citations}
+            quote = None
+            if run.question.style == "explain" and adds_to(unit, verdict.text):
+                quote = Quote(text=unit.text.strip(), citation=unit.passage)
+                cited.add(unit.passage)
+            used = [c for c in run.citations if c.n in cited]
+            yield self._done(run, verdict.text, "generative", verdict, reason, used, quote)
             return
         reason = (
             f"the generated answer was not supported ({ratio:.0%} of its sentences); "
@@ -266,12 +273,14 @@ class Answerer:
         verdict: Verdict,
         reason: str,
         citations: list[Citation],
+        quote: Quote | None = None,
     ) -> Event:
         best = run.retrieval.best_score
         response = AskResponse(
             answer=text,
             mode=mode,
             citations=citations,
+            quote=quote,
             grounding=Grounding(
                 sentences=[
                     SentenceGrounding(

@@ -88,10 +88,24 @@ def _question(body: ChatCompletionRequest) -> Question:
 
 
 def _extras(answer: AskResponse) -> dict[str, object]:
+    quote = answer.quote.model_dump() if answer.quote else None
     return {
         "citations": [c.model_dump() for c in answer.citations],
-        "syllabus": {"mode": answer.mode, "grounding": answer.grounding.model_dump()},
+        "syllabus": {
+            "mode": answer.mode,
+            "grounding": answer.grounding.model_dump(),
+            "quote": quote,
+        },
     }
+
+
+def _content(answer: AskResponse) -> str:
+    """The message a chat client shows: the answer, and the notes' words as a Markdown
+    quote beneath it when there are any."""
+    if answer.quote is None:
+        return answer.answer
+    quoted = "\n".join(f"> {line}" for line in answer.quote.text.splitlines())
+    return f"{answer.answer}\n\n{quoted} [{answer.quote.citation}]"
 
 
 def _completion(answer: AskResponse, model: str) -> dict[str, object]:
@@ -103,7 +117,7 @@ def _completion(answer: AskResponse, model: str) -> dict[str, object]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": answer.answer},
+                "message": {"role": "assistant", "content": _content(answer)},
                 "finish_reason": "stop",
             }
         ],
@@ -131,7 +145,7 @@ async def _stream(answerer: AnswererDep, question: Question, model: str) -> Asyn
         yield f"data: {json.dumps(error_payload(exc))}\n\n"
         return
     yield _chunk(cid, model, {"role": "assistant", "content": ""})
-    for piece in _DELTA.findall(answer.answer):
+    for piece in _DELTA.findall(_content(answer)):
         yield _chunk(cid, model, {"content": piece})
     final = json.loads(_chunk(cid, model, {}, "stop")[len("data: ") :])
     yield f"data: {json.dumps({**final, **_extras(answer)}, ensure_ascii=False)}\n\n"

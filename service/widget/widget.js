@@ -284,6 +284,7 @@
         if (cite) answer.append(this.marker(cite));
         else if (part) answer.append(part);
       }
+      const quote = this.turn.status === "done" && this.turn.quote ? this.quoteBlock(byNumber) : null;
       // A source the learner opened stays open while the answer is redrawn.
       const open = shown.find((cite) => cite.n === this.openSource) || null;
       const stage = STAGES[this.turn.stage];
@@ -291,8 +292,21 @@
       this.chips = showSources && chipped.length ? this.chipList(chipped) : null;
       const status = stage && h("p", { class: "status", role: "status" }, stage);
       // replaceChildren, unlike h, would insert a missing part as the text "null".
-      this.bot.replaceChildren(...[status, answer, this.chips, this.detail].filter(Boolean));
+      this.bot.replaceChildren(...[status, answer, quote, this.chips, this.detail].filter(Boolean));
       this.reveal(open);
+    }
+
+    quoteBlock(byNumber) {
+      // Beneath a generated answer: the passage's own words it was written from.
+      const { text, citation } = this.turn.quote;
+      const cite = byNumber.get(citation);
+      return h(
+        "blockquote",
+        { class: "quote" },
+        h("span", { class: "quote-label" }, "In the notes"),
+        h("span", { class: "quote-text" }, text),
+        cite ? this.marker(cite) : null,
+      );
     }
 
     marker(cite) {
@@ -390,7 +404,14 @@
       retrieved: [],
       drafted: [],
       stage: null,
+      quote: null,
     };
+  }
+
+  function quoteOf(value) {
+    // The notes' own words beneath a generated answer: { text, citation }.
+    if (!value || typeof value.text !== "string") return null;
+    return { text: value.text, citation: Number(value.citation) };
   }
 
   function restored(turn) {
@@ -404,6 +425,7 @@
       citations: Array.isArray(turn.citations) ? turn.citations : [],
       status: done ? "done" : "error",
       problem: done ? null : problem || { text: INTERRUPTED, wait: false },
+      quote: done ? quoteOf(turn.quote) : null,
     };
   }
 
@@ -439,6 +461,7 @@
         citations: turn.citations,
         status: turn.status,
         problem: turn.problem,
+        quote: turn.status === "done" ? turn.quote : null,
       }));
       try {
         sessionStorage.setItem(this.key, JSON.stringify({ open: this.state.open, turns }));
@@ -713,6 +736,7 @@
         turn.answer = String(data.answer ?? "");
         turn.mode = data.mode;
         turn.citations = Array.isArray(data.citations) ? data.citations : [];
+        turn.quote = quoteOf(data.quote);
         turn.status = "done";
         turn.stage = null;
         view.render();

@@ -131,3 +131,30 @@ def test_a_reload_mid_draft_keeps_no_draft_and_reads_as_interrupted(
     expect(turn).to_contain_text("The answer was interrupted before it finished.")
     expect(turn.locator(".retry")).to_be_visible()
     expect(turn.locator(".answer, .status")).to_have_count(0)
+
+
+def test_the_notes_words_stay_beneath_a_generated_answer_and_after_a_reload(
+    chat: Chat, stream: ScriptedStream
+) -> None:
+    stream.send(("citations", RETRIEVED), ("draft", DRAFT))
+    turn = ask(chat, "How does Adam correct its bias?")
+    expect(turn.locator(".answer")).to_have_text(DRAFT_SHOWN)
+    expect(turn.locator(".quote")).to_have_count(0)  # while drafting, the draft is the answer
+
+    quote = {
+        "text": "Bias correction divides each average by one minus beta to the power t.",
+        "citation": 1,
+    }
+    done = {"answer": GENERATED, "mode": "generative", "citations": [MOMENTS, ADAM], "quote": quote}
+    stream.send(*[("token", {"text": text}) for text in TOKENS], ("done", done))
+    stream.end()
+    chat.settled(turn)
+    block = turn.locator(".quote")
+    expect(block).to_have_text(f"In the notes{quote['text']}1")
+    block.locator(".ref").click()  # its marker opens the passage it quotes
+    expect(turn.locator(".source")).to_contain_text("Bias correction · page 3")
+    chat.screenshot("quoted")
+
+    chat.page.reload()
+    restored = chat.turns.first
+    expect(restored.locator(".quote .quote-text")).to_have_text(quote["text"])

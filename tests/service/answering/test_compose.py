@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.answering.compose import best_unit, compose, paragraphs
+from service.answering.compose import Unit, adds_to, best_unit, compose, paragraphs
 from tests.conftest import FakeEmbedder
 from tests.service.answering.helpers import hit
 
@@ -67,3 +67,9 @@ def test_a_sentence_shared_by_overlapping_chunks_is_quoted_once() -> None:
     ]
     unit = best_unit(FakeEmbedder(), "What does the forget gate drop?", hits)
     assert unit is not None and unit.passage == 1 and compose(unit).count("forget gate") == 1
+
+
+def test_the_unit_is_quoted_beneath_an_answer_only_when_it_says_more() -> None:
+    unit = Unit(("Forget gate: decides how much of the old cell state to keep.",), 1, 0.9)
+    assert adds_to(unit, "It is a gate of the LSTM [1].")
+    assert not adds_to(unit, "The forget gate decides how much of the old cell state to keep [1].")
