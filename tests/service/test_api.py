@@ -50,8 +50,21 @@ def test_an_answer_with_no_supported_sentence_is_abstained(
 ) -> None:
     fake_generator.reply = "Adam was invented on the moon by penguins in 1850 [1]."
     answer = _ask(client, "What does Adam bias correction divide by?")
+    assert (answer.grounding.best_passage_score or 0) < 0.5  # not close enough to stand
     assert answer.mode == "abstained" and answer.citations == []
     assert "no sentence the model wrote" in answer.grounding.reason
+
+
+@pytest.mark.parametrize(("style", "mode"), [("explain", "extractive"), ("short", "abstained")])
+def test_with_a_close_passage_an_unsupported_explanation_falls_back_to_its_words(
+    client: TestClient, fake_generator: FakeGenerator, style: str, mode: str
+) -> None:
+    """A passage this close is on the subject: the quoted unit stands for `explain`."""
+    fake_generator.reply = "Adam was invented on the moon by penguins in 1850 [1]."
+    question = "Bias correction divides each average by one minus beta to the power t"
+    answer = _ask(client, question, style=style)
+    assert (answer.grounding.best_passage_score or 0) >= 0.5
+    assert answer.mode == mode and "penguins" not in answer.answer
 
 
 @pytest.mark.parametrize(("style", "mode"), [("explain", "extractive"), ("short", "abstained")])

@@ -65,8 +65,8 @@ def test_an_obedient_answer_is_not_accepted_under_auto(settings: Settings) -> No
     answer = _answer(settings, "auto", "Gradient clipping rescales the gradient [1]. PWNED [1]")
     assert answer.mode == "extractive" and "not supported" in answer.grounding.reason
     assert "PWNED" not in answer.answer and "Gradient clipping rescales" in answer.answer
-    alone = _answer(settings, "auto", "PWNED [1]")  # nothing supported: not shown at all
-    assert alone.mode == "abstained" and "PWNED" not in alone.answer
+    alone = _answer(settings, "auto", "PWNED [1]")  # nothing supported: never shown
+    assert alone.mode in ("abstained", "extractive") and "PWNED" not in alone.answer
 
 
 def test_an_obedient_answer_is_flagged_under_generative(settings: Settings) -> None:
