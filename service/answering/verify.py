@@ -14,6 +14,7 @@ no evidence.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -101,6 +102,40 @@ def unsupported_terms(sentence: str, evidence: str, vocabulary: Collection[str])
     return found
 
 
+_WORD_PIECE = re.compile(r"[a-z0-9]+")
+# A sentence that holds this share of its best passage sentence's words copies it.
+_COPIED = 0.6
+
+
+def _pairs(text: str) -> set[tuple[str, str]]:
+    words = _WORD_PIECE.findall(strip_citations(text).lower())
+    return set(itertools.pairwise(words))
+
+
+def swapped_terms(sentence: str, source: str, passages: str) -> list[str]:
+    """Two-word terms of the passages that ``sentence`` puts where the passage sentence it
+    copies (``source``) has another sharing a word: "Top-p sampling keeps only the k most
+    probable tokens" copied from "Top-k sampling keeps …", or "the forget gate controls …"
+    from "Reset gate: controls …". The words are the passage's, so the support check
+    passes them; the subject is another the notes describe elsewhere."""
+    if overlap(sentence, source) < _COPIED:
+        return []
+    mine, theirs = _pairs(sentence), _pairs(source)
+    only_mine = (mine - theirs) & _pairs(passages)
+    only_theirs = theirs - mine
+    swapped = []
+    for a, b in sorted(only_mine):
+        if a in STOPWORDS or b in STOPWORDS:
+            continue
+        for c, d in only_theirs:
+            if c in STOPWORDS or d in STOPWORDS:
+                continue
+            if (a == c and b != d) or (b == d and a != c):
+                swapped.append(f"{a} {b}")
+                break
+    return swapped
+
+
 # Sentence openers that name nothing, beside the stop words.
 _FUNCTION_WORDS = STOPWORDS | frozenset(
     "while because since unlike like every either neither".split()  # noqa: SIM905
@@ -151,6 +186,11 @@ class GroundingChecker:
             best = max(support_by_passage, key=support_by_passage.__getitem__)
             support = round(support_by_passage[best], 4)
             foreign = unsupported_terms(text, "\n".join(passages[i] for i in scope), vocabulary)
+            in_scope = np.flatnonzero(np.isin(owner, scope))
+            copied = flat[int(in_scope[np.argmax(similarity[row][in_scope])])]
+            foreign += [
+                t for t in swapped_terms(text, copied, "\n".join(passages)) if t not in foreign
+            ]
             supported = support >= self.threshold and not foreign
             if not cites and supported:
                 # An uncited but supported sentence gets the passage that supports it.
