@@ -112,16 +112,17 @@ def _pairs(text: str) -> set[tuple[str, str]]:
     return set(itertools.pairwise(words))
 
 
-def swapped_terms(sentence: str, source: str, passages: str) -> list[str]:
-    """Two-word terms of the passages that ``sentence`` puts where the passage sentence it
-    copies (``source``) has another sharing a word: "Top-p sampling keeps only the k most
-    probable tokens" copied from "Top-k sampling keeps …", or "the forget gate controls …"
-    from "Reset gate: controls …". The words are the passage's, so the support check
-    passes them; the subject is another the notes describe elsewhere."""
+def swapped_terms(sentence: str, source: str, known: set[tuple[str, str]]) -> list[str]:
+    """Two-word terms of the passages (``known``: their word pairs) that ``sentence`` puts
+    where the passage sentence it copies (``source``) has another sharing a word: "Top-p
+    sampling keeps only the k most probable tokens" copied from "Top-k sampling keeps …",
+    or "the forget gate controls …" from "Reset gate: controls …". The words are the
+    passage's, so the support check passes them; the subject is another the notes
+    describe elsewhere."""
     if overlap(sentence, source) < _COPIED:
         return []
     mine, theirs = _pairs(sentence), _pairs(source)
-    only_mine = (mine - theirs) & _pairs(passages)
+    only_mine = (mine - theirs) & known
     only_theirs = theirs - mine
     swapped = []
     for a, b in sorted(only_mine):
@@ -173,6 +174,7 @@ class GroundingChecker:
         )
         claims, evidence = embedded[: len(cleaned)], embedded[len(cleaned) :]
         similarity = claims @ evidence.T
+        known_pairs = _pairs("\n".join(passages))
         checked = []
         for row, (text, cites) in enumerate(cleaned):
             scope = [n - 1 for n in cites] or list(range(len(passages)))
@@ -188,9 +190,7 @@ class GroundingChecker:
             foreign = unsupported_terms(text, "\n".join(passages[i] for i in scope), vocabulary)
             in_scope = np.flatnonzero(np.isin(owner, scope))
             copied = flat[int(in_scope[np.argmax(similarity[row][in_scope])])]
-            foreign += [
-                t for t in swapped_terms(text, copied, "\n".join(passages)) if t not in foreign
-            ]
+            foreign += [t for t in swapped_terms(text, copied, known_pairs) if t not in foreign]
             supported = support >= self.threshold and not foreign
             if not cites and supported:
                 # An uncited but supported sentence gets the passage that supports it.
