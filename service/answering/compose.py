@@ -3,7 +3,9 @@
 A unit is a run of one to a few consecutive sentences of one paragraph: a
 definition with the sentence that explains it, a section's key lines, a formula
 (a display-math paragraph belongs to the paragraph it completes) with its
-explanation.  Each sentence is scored against the question (dense cosine plus
+explanation.  A unit never starts on a sentence that leans on the one before it
+("This is catastrophic forgetting.") nor ends before one that goes on in lower
+case.  Each sentence is scored against the question (dense cosine plus
 a share of shared content words); a unit scores its best sentence plus what its
 other sentences add above a floor, so a unit grows only by sentences that say
 something about the question.  A passage whose heading matches the question
@@ -37,7 +39,7 @@ class UnitWeights:
     extra: float = 0.6  # weight of what each further sentence adds
     floor: float = 0.35  # a further sentence adds only above this score
     max_sentences: int = 6  # a unit has at most this many sentences, list items or formulas
-    max_chars: int = 450  # ... and at most this many characters, unless it is one sentence
+    max_chars: int = 550  # ... and at most this many characters, unless it is one sentence
     phrase: float = 0.2  # weight of the question's two-word phrases found in the unit
     length: float = 0.4  # a fuller unit explains more: weight of its length (to max_chars)
     rerank: int = 8  # windows embedded whole for the final choice
@@ -48,6 +50,13 @@ _INLINE_ITEM = re.compile(r"(?<=[.!?:;$])[ \t]+(?=[-*+] \S)")
 _DISPLAY_MATH = re.compile(r"^\s*(\$\$.*\$\$|\$[^$]+\$|\\\[.*\\\])\s*$", re.DOTALL)
 # "This note covers queries, keys, and values, ..." describes the notes, answers nothing.
 _ABOUT_THE_TEXT = re.compile(r"\bthis (?:note|chapter|section|lecture|page)\b", re.IGNORECASE)
+# A sentence that leans on the one before it ("This is catastrophic forgetting.",
+# "Because of that, ...", "with k = 60 as the usual constant.") does not start a unit.
+_LEANS_BACK = re.compile(
+    r"^(?:this|that|these|those|such|it|its|they|their|both|so|thus|hence|therefore|instead|"
+    r"otherwise|then|here|without it|with it|as a result|because of th(?:is|at))\b",
+    re.IGNORECASE,
+)
 _MIN_WORDS = 3
 _MAX_SENTENCE_CHARS = 600
 
@@ -94,15 +103,26 @@ def _unfinished(paragraph: list[str]) -> bool:
     return _announces(paragraph[-1])
 
 
+def _continues(piece: str) -> bool:
+    """Starts in lower case: the rest of the sentence before ("with k = 60 as ...")."""
+    return piece.lstrip()[:1].islower()
+
+
+def _leans_back(piece: str) -> bool:
+    """Needs the sentence before it to be understood."""
+    return _continues(piece) or bool(_LEANS_BACK.match(piece.lstrip()))
+
+
 def paragraphs(passage: str) -> list[list[str]]:
     """The passage's paragraphs as lists of sentences, list items and formulas; a formula,
-    and whatever a paragraph announces with a colon, join the paragraph before them."""
+    whatever a paragraph announces with a colon, and a block that goes on in lower case
+    ("with k = 60 as the usual constant.") join the paragraph before them."""
     found: list[list[str]] = []
     for block in re.split(r"\n\s*\n", passage):
         if not block.strip():
             continue
         pieces = _elements(block)
-        if found and (_DISPLAY_MATH.match(block) or _unfinished(found[-1])):
+        if found and (_DISPLAY_MATH.match(block) or _continues(block) or _unfinished(found[-1])):
             found[-1].extend(pieces)
         else:
             found.append(pieces)
@@ -214,19 +234,23 @@ def _windows(
     scored by its best sentence plus what the others add above the floor."""
     units = []
     n = len(candidate.sentences)
+    sentences = candidate.sentences
+    whole = longest > 1  # a one-sentence unit (style short) cannot take its context along
     for i in range(n):
+        if whole and i > 0 and _leans_back(sentences[i]):
+            continue  # "This is catastrophic forgetting." starts no unit: the sentence before does
         chars = 0
         for j in range(i, min(n, i + longest)):
-            chars += len(candidate.sentences[j])
+            chars += len(sentences[j])
             if j > i and chars > weights.max_chars:
                 break
-            if j + 1 < n and _announces(candidate.sentences[j]):
+            if j + 1 < n and whole and (_announces(sentences[j]) or _continues(sentences[j + 1])):
                 continue  # "Adam applies bias correction:" ends no unit: what it announces does
             window = scores[i : j + 1]
             top = float(window.max())
             rest = window.sum() - top - weights.floor * (len(window) - 1)
             score = top + weights.extra * float(rest) + bonus
-            units.append(Unit(tuple(candidate.sentences[i : j + 1]), candidate.passage, score))
+            units.append(Unit(tuple(sentences[i : j + 1]), candidate.passage, score))
     return units
 
 

@@ -37,6 +37,19 @@ def test_a_unit_never_ends_on_a_sentence_that_announces_what_follows() -> None:
     assert unit is not None and not unit.text.rstrip().endswith(":")
 
 
+def test_a_unit_starts_where_its_sentences_can_be_understood() -> None:
+    text = (
+        "Training on a narrow dataset can overwrite general abilities. "
+        "This is catastrophic forgetting.\n\nReciprocal rank fusion merges rankings:\n\n"
+        "$RRF(d) = \\sum_r 1 / (k + rank_r(d))$\n\nwith k = 60 as the usual constant."
+    )
+    forgetting = best_unit(FakeEmbedder(), "what is catastrophic forgetting", [hit(text)])
+    assert forgetting is not None
+    assert forgetting.text.startswith("Training on a narrow dataset")
+    fusion = best_unit(FakeEmbedder(), "rrf formula", [hit(text)])
+    assert fusion is not None and fusion.text.endswith("with k = 60 as the usual constant.")
+
+
 def test_the_heading_that_matches_the_question_picks_its_section() -> None:
     hits = [
         hit("Dot products grow with the dimension.", heading="Attention > Cost"),
