@@ -113,47 +113,69 @@ def _tokenizer() -> Any:
     return AutoTokenizer.from_pretrained(str(_model_path()))
 
 
-def _langchain(folder: Path, _: Path) -> tuple[int, Search, float]:
-    from langchain_community.vectorstores import FAISS
-    from langchain_core.documents import Document
+def langchain_models() -> tuple[Any, Any]:
+    """LangChain's embedder of the same weights, normalised, and the model's tokenizer."""
     from langchain_huggingface import HuggingFaceEmbeddings
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    started = time.perf_counter()
     embeddings = HuggingFaceEmbeddings(
         model_name=str(_model_path()), encode_kwargs={"normalize_embeddings": True}
     )
+    return embeddings, _tokenizer()
+
+
+def langchain_store(
+    folder: Path, models: tuple[Any, Any], chunk_tokens: int, overlap_tokens: int
+) -> tuple[Any, int]:
+    """LangChain's FAISS store over ``folder``, split in word pieces of the embedder."""
+    from langchain_community.vectorstores import FAISS
+    from langchain_core.documents import Document
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    embeddings, tokenizer = models
     splitter = RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
-        _tokenizer(), chunk_size=CHUNK_TOKENS, chunk_overlap=OVERLAP_TOKENS
+        tokenizer, chunk_size=chunk_tokens, chunk_overlap=overlap_tokens
     )
-    loaded = time.perf_counter() - started
     documents = [
         Document(page_content=text, metadata={"source": source, "page": page})
         for source, text, page in raw_documents(folder)
     ]
     chunks = splitter.split_documents(documents)
-    store = FAISS.from_documents(chunks, embeddings)
+    return FAISS.from_documents(chunks, embeddings), len(chunks)
+
+
+def _langchain(folder: Path, _: Path) -> tuple[int, Search, float]:
+    started = time.perf_counter()
+    models = langchain_models()
+    loaded = time.perf_counter() - started
+    store, chunks = langchain_store(folder, models, CHUNK_TOKENS, OVERLAP_TOKENS)
 
     def search(query: str) -> list[Found]:
         hits = store.similarity_search(query, k=TOP_K)
         return [Found(d.metadata["source"], d.page_content) for d in hits]
 
-    return len(chunks), search, loaded
+    return chunks, search, loaded
 
 
-def _llamaindex(folder: Path, _: Path) -> tuple[int, Search, float]:
+def llamaindex_models() -> tuple[Any, Any]:
+    """LlamaIndex's embedder of the same weights, normalised, and the model's tokenizer."""
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+    return HuggingFaceEmbedding(model_name=str(_model_path()), normalize=True), _tokenizer()
+
+
+def llamaindex_index(
+    folder: Path, models: tuple[Any, Any], chunk_tokens: int, overlap_tokens: int
+) -> tuple[Any, int]:
+    """LlamaIndex's vector index over ``folder`` in a FAISS inner-product store."""
     import faiss
     from llama_index.core import Document, StorageContext, VectorStoreIndex
     from llama_index.core.node_parser import SentenceSplitter
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from llama_index.vector_stores.faiss import FaissVectorStore
 
-    started = time.perf_counter()
-    embed_model = HuggingFaceEmbedding(model_name=str(_model_path()), normalize=True)
+    embed_model, tokenizer = models
     splitter = SentenceSplitter(
-        chunk_size=CHUNK_TOKENS, chunk_overlap=OVERLAP_TOKENS, tokenizer=_tokenizer().tokenize
+        chunk_size=chunk_tokens, chunk_overlap=overlap_tokens, tokenizer=tokenizer.tokenize
     )
-    loaded = time.perf_counter() - started
     documents = [
         Document(text=text, metadata={"source": source, "page": page})
         for source, text, page in raw_documents(folder)
@@ -162,6 +184,14 @@ def _llamaindex(folder: Path, _: Path) -> tuple[int, Search, float]:
     store = FaissVectorStore(faiss_index=faiss.IndexFlatIP(384))
     context = StorageContext.from_defaults(vector_store=store)
     index = VectorStoreIndex(nodes, storage_context=context, embed_model=embed_model)
+    return index, len(nodes)
+
+
+def _llamaindex(folder: Path, _: Path) -> tuple[int, Search, float]:
+    started = time.perf_counter()
+    models = llamaindex_models()
+    loaded = time.perf_counter() - started
+    index, nodes = llamaindex_index(folder, models, CHUNK_TOKENS, OVERLAP_TOKENS)
     retriever = index.as_retriever(similarity_top_k=TOP_K)
 
     def search(query: str) -> list[Found]:
@@ -170,7 +200,7 @@ def _llamaindex(folder: Path, _: Path) -> tuple[int, Search, float]:
             for n in retriever.retrieve(query)
         ]
 
-    return len(nodes), search, loaded
+    return nodes, search, loaded
 
 
 _BUILDERS = {"syllabus": _syllabus, "langchain": _langchain, "llamaindex": _llamaindex}
