@@ -5,7 +5,8 @@ definition with the sentence that explains it, a section's key lines, a formula
 (a display-math paragraph belongs to the paragraph it completes) with its
 explanation.  A unit never starts on a sentence that leans on the one before it
 ("This is catastrophic forgetting.") nor ends before one that goes on in lower
-case.  Each sentence is scored against the question (dense cosine plus
+case.  Each sentence is scored against the question (dense cosine, with inline
+formulas left out of what is embedded unless the question asks for a formula, plus
 a share of shared content words); a unit scores its best sentence plus what its
 other sentences add above a floor, so a unit grows only by sentences that say
 something about the question.  A passage whose heading matches the question
@@ -18,7 +19,7 @@ Sentences that address the model (``service.answering.injection``) are never quo
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -129,6 +130,27 @@ def paragraphs(passage: str) -> list[list[str]]:
     return [p for p in found if p]
 
 
+_INLINE_MATH = re.compile(r"\$[^$\n]+\$")
+# "rrf formula", "how do i calculate kv cache size": the formulas are what is asked for.
+_ASKS_FOR_MATH = re.compile(
+    r"\b(?:formulas?|equations?|calculat\w*|comput\w*|deriv\w*)\b", re.IGNORECASE
+)
+
+
+def _reader(question: str) -> Callable[[str], str]:
+    """How texts are shown to the embedder for ``question``: without their inline formulas
+    ("Forget gate: $f_t = \\sigma(W_f [h_{t-1}, x_t] + b_f)$. Decides how much ..." reads as
+    LaTeX noise to it), unless the question asks for a formula; a formula alone stays."""
+    if _ASKS_FOR_MATH.search(question):
+        return lambda text: text
+
+    def readable(text: str) -> str:
+        words = _INLINE_MATH.sub(" ", text)
+        return words if len(words.split()) >= _MIN_WORDS else text
+
+    return readable
+
+
 def _quotable(sentence: str) -> bool:
     return (
         (len(sentence.split()) >= _MIN_WORDS or bool(_DISPLAY_MATH.match(sentence)))
@@ -196,7 +218,8 @@ def best_unit(
         return None
     flat = [s for c in candidates for s in c.sentences]
     headings = [_heading_text(h) for h in hits]
-    vectors = embedder.embed([question, *headings, *flat])
+    readable = _reader(question)
+    vectors = embedder.embed([question, *headings, *(readable(s) for s in flat)])
     q = vectors[0]
     heading_bonus = weights.heading * (vectors[1 : 1 + len(hits)] @ q)
     owners = [c.passage - 1 for c in candidates for _ in c.sentences]
@@ -212,7 +235,7 @@ def best_unit(
         bonus = float(heading_bonus[candidate.passage - 1])
         windows += _windows(candidate, own, longest, weights, bonus)
     shortlist = sorted(windows, key=lambda u: -u.score)[: weights.rerank]
-    whole = embedder.embed([u.text for u in shortlist]) @ q
+    whole = embedder.embed([readable(u.text) for u in shortlist]) @ q
     rescored = [
         Unit(
             u.sentences,

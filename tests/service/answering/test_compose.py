@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from indexes import Embedder
 from service.answering.compose import Unit, adds_to, best_unit, compose, paragraphs
 from tests.conftest import FakeEmbedder
 from tests.service.answering.helpers import hit
@@ -86,3 +89,24 @@ def test_the_unit_is_quoted_beneath_an_answer_only_when_it_says_more() -> None:
     unit = Unit(("Forget gate: decides how much of the old cell state to keep.",), 1, 0.9)
     assert adds_to(unit, "It is a gate of the LSTM [1].")
     assert not adds_to(unit, "The forget gate decides how much of the old cell state to keep [1].")
+
+
+def _section(note: str, heading: str) -> str:
+    """The text under ``## heading`` in one of the demo notes, read in place."""
+    text = (Path(__file__).parents[3] / "corpus" / note).read_text(encoding="utf-8")
+    return text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0].strip()
+
+
+def test_inline_formulas_do_not_hide_the_unit_that_answers(real_embedder: Embedder) -> None:
+    # The forget gate's list item is mostly LaTeX; the GRU paragraph names the forget gate
+    # and the LSTM in plain words and read closer to the question when formulas counted.
+    hits = [
+        hit(_section("rnns-and-lstms.md", "GRU"), heading="GRU"),
+        hit(_section("rnns-and-lstms.md", "LSTM: Gates and the Cell State"), heading="LSTM"),
+    ]
+    unit = best_unit(real_embedder, "What does the forget gate in an LSTM do?", hits)
+    assert unit is not None and unit.passage == 2
+    assert "Forget gate:" in unit.text and "gated recurrent unit" not in unit.text
+    chain = [hit(_section("calculus.md", "The Chain Rule"), heading="The Chain Rule")]
+    rule = best_unit(real_embedder, "What is the chain rule?", chain)
+    assert rule is not None and "f'(g(x)) \\cdot g'(x)" in rule.text
