@@ -44,13 +44,12 @@ def ask_once(client: httpx.Client, url: str, question: str) -> tuple[float, floa
         for line in response.iter_lines():
             if line.startswith("event: "):
                 event = line[7:]
-            elif line.startswith("data: ") and event in ("draft", "token") and not content:
-                content = time.perf_counter() - started
-            if line.startswith("data: ") and event == "token" and not first:
-                first = time.perf_counter() - started
-            elif line.startswith("data: ") and event == "done":
-                total = time.perf_counter() - started
-                mode = json.loads(line[6:])["mode"]
+            elif line.startswith("data: "):
+                now = time.perf_counter() - started
+                content = content or (now if event in ("draft", "token") else 0.0)
+                first = first or (now if event == "token" else 0.0)
+                if event == "done":
+                    total, mode = now, json.loads(line[6:])["mode"]
     return content * 1000, first * 1000, total * 1000, mode
 
 

@@ -184,15 +184,15 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     max_tokens = payload["max_tokens"]
     path = packaged_gguf(MODELS[args.model])
     # "/plain": no repacked weights either, as the service loaded models before.
-    buffers = load_parameters(backend, extra_buffers=False if option == "plain" else None)
-    with buffers:
+    extra_buffers = False if option == "plain" else None
+    with load_parameters(backend, extra_buffers=extra_buffers):
         generator = LlamaCppGenerator(path, n_ctx=args.n_ctx, n_threads=args.threads)
     peers: dict[str, dict[str, Any]] = {"bare": {}}
     if args.lookup:
         from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
         peers["bare+lookup"] = {"draft_model": LlamaPromptLookupDecoding(args.lookup)}
-    with load_parameters(backend, extra_buffers=False if option == "plain" else None):
+    with load_parameters(backend, extra_buffers=extra_buffers):
         bare = {
             name: Llama(
                 model_path=str(path),
@@ -230,7 +230,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
             llama.close()
     return {
         "model": args.model,
-        "variant": f"{backend.variant}" + ("/plain" if option == "plain" else ""),
+        "variant": f"{backend.variant}{'/plain' if option == 'plain' else ''}",
         "features": backend.features,
         "threads": args.threads,
         "runs": {k: [asdict(r) for r in v] for k, v in runs.items()},

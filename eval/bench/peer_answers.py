@@ -249,8 +249,8 @@ def comparison(out: Path, systems: Sequence[str]) -> dict[str, dict[str, Any]]:
             "key_points_all": metrics["key_points"].get("all_covered"),
             "key_points_recall": metrics["key_points"].get("mean_recall"),
             "f1": metrics["answers"].get("f1") if any(r["golds"] for r in rows) else None,
-            "covered_refused": _share(rows, system, answerable=True),
-            "uncovered_abstained": _share(rows, system, answerable=False),
+            "covered_refused": _share(rows, answerable=True),
+            "uncovered_abstained": _share(rows, answerable=False),
             "invented": _invented(metrics["grounding"]["supported_sentences"]),
             "first_content_p50_ms": metrics["latency"].get("first_token_ms", {}).get("p50"),
             "total_p50_ms": metrics["latency"].get("total_ms", {}).get("p50"),
@@ -262,13 +262,9 @@ def _invented(supported_share: float | None) -> float | None:
     return None if supported_share is None else 1 - supported_share
 
 
-def _share(rows: Sequence[dict[str, Any]], system: str, *, answerable: bool) -> float | None:
-    """Share abstained; a peer's answer is judged again with today's :func:`declines`."""
+def _share(rows: Sequence[dict[str, Any]], *, answerable: bool) -> float | None:
     picked = [r for r in rows if r["answerable"] is answerable and r.get("error") is None]
-    if not picked:
-        return None
-    peer = system != "syllabus"
-    return sum(r["abstained"] or (peer and declines(r["answer"])) for r in picked) / len(picked)
+    return sum(r["abstained"] for r in picked) / len(picked) if picked else None
 
 
 _COLUMNS = (

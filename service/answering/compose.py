@@ -19,7 +19,7 @@ Sentences that address the model (``service.answering.injection``) are never quo
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -137,18 +137,12 @@ _ASKS_FOR_MATH = re.compile(
 )
 
 
-def _reader(question: str) -> Callable[[str], str]:
-    """How texts are shown to the embedder for ``question``: without their inline formulas
-    ("Forget gate: $f_t = \\sigma(W_f [h_{t-1}, x_t] + b_f)$. Decides how much ..." reads as
-    LaTeX noise to it), unless the question asks for a formula; a formula alone stays."""
-    if _ASKS_FOR_MATH.search(question):
-        return lambda text: text
-
-    def readable(text: str) -> str:
-        words = _INLINE_MATH.sub(" ", text)
-        return words if len(words.split()) >= _MIN_WORDS else text
-
-    return readable
+def _readable(text: str, keep_math: bool) -> str:
+    """The text as the embedder reads it best: without its inline formulas ("Forget gate:
+    $f_t = \\sigma(W_f [h_{t-1}, x_t] + b_f)$. Decides how much ..." reads as LaTeX noise
+    to it), unless the question asks for a formula (``keep_math``); a formula alone stays."""
+    words = text if keep_math else _INLINE_MATH.sub(" ", text)
+    return words if len(words.split()) >= _MIN_WORDS else text
 
 
 def _quotable(sentence: str) -> bool:
@@ -218,8 +212,8 @@ def best_unit(
         return None
     flat = [s for c in candidates for s in c.sentences]
     headings = [_heading_text(h) for h in hits]
-    readable = _reader(question)
-    vectors = embedder.embed([question, *headings, *(readable(s) for s in flat)])
+    keep_math = bool(_ASKS_FOR_MATH.search(question))
+    vectors = embedder.embed([question, *headings, *(_readable(s, keep_math) for s in flat)])
     q = vectors[0]
     heading_bonus = weights.heading * (vectors[1 : 1 + len(hits)] @ q)
     owners = [c.passage - 1 for c in candidates for _ in c.sentences]
@@ -235,7 +229,7 @@ def best_unit(
         bonus = float(heading_bonus[candidate.passage - 1])
         windows += _windows(candidate, own, longest, weights, bonus)
     shortlist = sorted(windows, key=lambda u: -u.score)[: weights.rerank]
-    whole = embedder.embed([readable(u.text) for u in shortlist]) @ q
+    whole = embedder.embed([_readable(u.text, keep_math) for u in shortlist]) @ q
     rescored = [
         Unit(
             u.sentences,
