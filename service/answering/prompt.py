@@ -3,12 +3,20 @@
 Passages are wrapped in <passage> tags and the system message says that
 their content is material to quote, never instructions, so a document that
 says "ignore previous instructions" is just text.
+
+In ``short`` the model first sees a few worked turns (:data:`EXAMPLES`: notes of
+our own, a question, the answer) in the same form as the real one: a small
+model copies a span and says NOT COVERED far more reliably from examples than
+from instructions alone.  They sit right after the system message, the same for
+every question, so llama.cpp reuses their evaluated tokens from one question to
+the next.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from service.generation.base import Message
 from service.schemas import AnswerStyle
@@ -53,6 +61,71 @@ def _passage(n: int, source: str, text: str) -> str:
     return f'<passage n="{n}" source="{source}">\n{clean}\n</passage>'
 
 
+@dataclass(frozen=True, slots=True)
+class Example:
+    """A worked turn shown to the model before the real question."""
+
+    notes: tuple[tuple[str, str], ...]  # (source, text), numbered from 1 as real passages are
+    question: str
+    answer: str
+
+
+_LIGHTSHIP = (
+    "notes/lightships.md",
+    "The Varne lightship was moored off the Kent coast in 1860. Its lamp was converted from "
+    "oil to electricity in 1952, and in 1970 its crew of seven was replaced by automatic "
+    "equipment.",
+)
+_BREAKWATER = (
+    "notes/harbours.md",
+    "Dover's western breakwater was finished in 1909, after eleven years of work by about "
+    "two thousand men.",
+)
+# Written for this project. The unanswerable ones are of the kind SQuAD 2.0 asks: a detail
+# turned round ("converted to oil") or a neighbour of what the notes name ("eastern").
+# SQuAD 2.0 dev, 100 questions: F1 0.414 -> 0.521, answerable answered 0.78 -> 0.82,
+# unanswerable abstained 0.40 -> 0.48 (BENCHMARKS.md, "Answers"). In `explain` an example
+# answer made more generated answers pass verification but covered fewer key points
+# (0.642 -> 0.597 on the learner dev set), so `explain` has none.
+EXAMPLES: dict[AnswerStyle, tuple[Example, ...]] = {
+    "short": (
+        Example(
+            (_LIGHTSHIP,), "When was the lightship's lamp converted to electricity?", "1952 [1]"
+        ),
+        Example(
+            (_BREAKWATER, _LIGHTSHIP),
+            "What replaced the lightship's crew?",
+            "automatic equipment [2]",
+        ),
+        Example((_LIGHTSHIP,), "When was the lightship's lamp converted to oil?", REFUSAL),
+        Example(
+            (_BREAKWATER,),
+            "How many men worked on the western breakwater?",
+            "about two thousand [1]",
+        ),
+        Example((_BREAKWATER,), "When was the eastern breakwater finished?", REFUSAL),
+    ),
+}
+
+
+def _user_turn(
+    question: str, passages: Sequence[tuple[int, str, str]], limit: int | None = None
+) -> str:
+    blocks = "\n\n".join(_passage(n, source, text[:limit]) for n, source, text in passages)
+    return f"Course notes:\n\n{blocks}\n\nStudent's question: {sanitize(question)}"
+
+
+def _example_turns(style: AnswerStyle) -> list[Message]:
+    turns = []
+    for example in EXAMPLES.get(style, ()):
+        notes = [(n, source, text) for n, (source, text) in enumerate(example.notes, start=1)]
+        turns += [
+            Message("user", _user_turn(example.question, notes)),
+            Message("assistant", example.answer),
+        ]
+    return turns
+
+
 def build_messages(
     question: str,
     passages: Sequence[tuple[int, str, str]],
@@ -61,13 +134,11 @@ def build_messages(
     style: AnswerStyle = "explain",
     max_passage_chars: int = 1200,
 ) -> list[Message]:
-    """Chat messages for ``question`` over ``(n, source, text)`` passages."""
-    blocks = "\n\n".join(
-        _passage(n, source, text[:max_passage_chars]) for n, source, text in passages
-    )
-    user = f"Course notes:\n\n{blocks}\n\nStudent's question: {sanitize(question)}"
+    """Chat messages for ``question`` over ``(n, source, text)`` passages: the system
+    message, the style's worked examples, the last turns of ``history``, the question."""
+    user = _user_turn(question, passages, max_passage_chars)
     turns = [Message(m.role, sanitize(m.content)) for m in history[-4:]]
-    return [Message("system", SYSTEM[style]), *turns, Message("user", user)]
+    return [Message("system", SYSTEM[style]), *_example_turns(style), *turns, Message("user", user)]
 
 
 # "[1] NOT COVERED", "**NOT COVERED.**": what precedes the refusal does not matter.
