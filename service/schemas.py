@@ -89,6 +89,11 @@ class SentenceGrounding(BaseModel):
         default_factory=list,
         description="Names and numbers of the sentence that its passages do not contain.",
     )
+    model_citations: list[int] = Field(
+        default_factory=list,
+        description="The citations the model wrote, when verification moved them to the "
+        "passage that holds the sentence (empty when they stand).",
+    )
 
 
 class Grounding(BaseModel):

@@ -297,6 +297,7 @@ class Answerer:
                         support=s.support,
                         supported=s.supported,
                         unsupported_terms=list(s.unsupported_terms),
+                        model_citations=s.model_citations,
                     )
                     for s in verdict.sentences
                 ],

@@ -17,14 +17,14 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from indexes import Embedder
 from ingest.sentences import split_sentences
 from service.answering.injection import as_evidence
-from service.text import CITATION, STOPWORDS, overlap, stem, strip_citations
+from service.text import CITATION, STOPWORDS, content_words, overlap, stem, strip_citations
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,7 @@ class CheckedSentence:
     support: float
     supported: bool
     unsupported_terms: tuple[str, ...] = ()
+    model_citations: list[int] = field(default_factory=list)  # when verification moved them
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,15 @@ def _keep_valid_citations(sentence: str, n_passages: int) -> tuple[str, list[int
         return f" [{', '.join(map(str, kept))}]" if kept else ""
 
     return CITATION.sub(rewrite, sentence).strip(), valid
+
+
+def _recited(sentence: str, n: int) -> str:
+    """``sentence`` with its citation marks replaced by ``[n]``, where the first one stood."""
+    first = CITATION.search(sentence)
+    if first is None:
+        return f"{sentence} [{n}]"
+    rest = CITATION.sub("", sentence[first.end() :])
+    return f"{sentence[: first.start()]} [{n}]{rest}"
 
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -173,27 +183,107 @@ class GroundingChecker:
             [strip_citations(t) for t, _ in cleaned] + flat
         )
         claims, evidence = embedded[: len(cleaned)], embedded[len(cleaned) :]
-        similarity = claims @ evidence.T
-        known_pairs = _pairs("\n".join(passages))
+        view = _Evidence(passages, flat, owner, claims @ evidence.T, _pairs("\n".join(passages)))
         checked = []
         for row, (text, cites) in enumerate(cleaned):
-            scope = [n - 1 for n in cites] or list(range(len(passages)))
-            support_by_passage = {
-                i: max(
-                    float(similarity[row][owner == i].max()),
-                    overlap(strip_citations(text), passages[i]),
-                )
-                for i in scope
-            }
-            best = max(support_by_passage, key=support_by_passage.__getitem__)
-            support = round(support_by_passage[best], 4)
-            foreign = unsupported_terms(text, "\n".join(passages[i] for i in scope), vocabulary)
-            in_scope = np.flatnonzero(np.isin(owner, scope))
-            copied = flat[int(in_scope[np.argmax(similarity[row][in_scope])])]
-            foreign += [t for t in swapped_terms(text, copied, known_pairs) if t not in foreign]
-            supported = support >= self.threshold and not foreign
-            if not cites and supported:
+            judged = self._judge(view, row, text, [n - 1 for n in cites], vocabulary)
+            model_cites: list[int] = []
+            better = self._better_source(view, row, text, cites, judged, vocabulary)
+            if better is not None:
+                model_cites, judged = cites, better
+                text, cites = _recited(text, better.passage + 1), [better.passage + 1]
+            elif not cites and judged.supported:
                 # An uncited but supported sentence gets the passage that supports it.
-                text, cites = f"{text} [{best + 1}]", [best + 1]
-            checked.append(CheckedSentence(text, cites, support, supported, tuple(foreign)))
+                text, cites = f"{text} [{judged.passage + 1}]", [judged.passage + 1]
+            checked.append(
+                CheckedSentence(
+                    text,
+                    cites,
+                    judged.support,
+                    judged.supported,
+                    judged.foreign,
+                    model_cites,
+                )
+            )
         return Verdict(" ".join(c.text for c in checked), checked)
+
+    def _judge(
+        self,
+        view: _Evidence,
+        row: int,
+        text: str,
+        scope: list[int],
+        vocabulary: Collection[str],
+    ) -> _Judged:
+        """How well the passages ``scope`` (0-based; all when empty) support one sentence."""
+        scope = scope or list(range(len(view.passages)))
+        support_by_passage = {i: view.support(row, i, text) for i in scope}
+        best = max(support_by_passage, key=support_by_passage.__getitem__)
+        support = round(support_by_passage[best], 4)
+        foreign = unsupported_terms(text, "\n".join(view.passages[i] for i in scope), vocabulary)
+        # The sentence it copies may stand in any passage: "Top-p sampling keeps only the k
+        # most probable tokens [1]" copies the top-k sentence of [2], not [1]'s on top-p.
+        copied = view.sentences[int(np.argmax(view.similarity[row]))]
+        foreign += [t for t in swapped_terms(text, copied, view.pairs) if t not in foreign]
+        supported = support >= self.threshold and not foreign
+        return _Judged(best, support, supported, tuple(foreign))
+
+    def _better_source(
+        self,
+        view: _Evidence,
+        row: int,
+        text: str,
+        cites: list[int],
+        judged: _Judged,
+        vocabulary: Collection[str],
+    ) -> _Judged | None:
+        """Another passage that alone supports a cited sentence, when the cited ones do not
+        or when it supports the sentence clearly better (a sentence about the forget gate
+        cited to the GRU's section): the citation a learner follows should lead to the
+        words. Support is never pooled across passages to get there."""
+        if not cites or len(content_words(strip_citations(text))) < _MIN_WORDS_TO_MOVE:
+            return None  # a span of a few words ("1704 [1]") turns up in a passage by chance
+        cited = {n - 1 for n in cites}
+        others = sorted(
+            (i for i in range(len(view.passages)) if i not in cited),
+            key=lambda i: -view.support(row, i, text),
+        )
+        for i in others:
+            alone = self._judge(view, row, text, [i], vocabulary)
+            if not alone.supported:
+                continue
+            if not judged.supported or alone.support >= judged.support + _CLEARLY_BETTER:
+                return alone
+            return None  # the best other passage is not clearly better
+        return None
+
+
+# A passage other than the cited one takes the citation when its support is this much higher,
+# for a sentence of at least this many content words.
+_CLEARLY_BETTER = 0.1
+_MIN_WORDS_TO_MOVE = 5
+
+
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    """The passages of one check, split and embedded, with each answer sentence's
+    similarity to every passage sentence."""
+
+    passages: list[str]
+    sentences: list[str]
+    owner: np.ndarray  # the passage (0-based) of each of ``sentences``
+    similarity: np.ndarray  # answer sentences x passage sentences
+    pairs: set[tuple[str, str]]  # the passages' word pairs (:func:`swapped_terms`)
+
+    def support(self, row: int, passage: int, text: str) -> float:
+        """The better of the closest passage sentence and the share of words it holds."""
+        closest = float(self.similarity[row][self.owner == passage].max())
+        return max(closest, overlap(strip_citations(text), self.passages[passage]))
+
+
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    passage: int  # 0-based: the passage of the scope that supports the sentence best
+    support: float
+    supported: bool
+    foreign: tuple[str, ...]

@@ -93,3 +93,47 @@ def test_a_sentence_that_names_its_subject_differently_is_not_a_swap() -> None:
     passage = "Bias correction divides each average by one minus beta to the power t."
     verdict = GroundingChecker(FakeEmbedder(), 0.7).check(answer, [passage], None, VOCABULARY)
     assert verdict.sentences[0].unsupported_terms == ()
+
+
+LSTM = (
+    "The forget gate decides how much of the old cell state to keep. "
+    "The input gate decides how much of the new candidate to write."
+)
+GRU_ONLY = "The GRU merges the gates into two: an update gate and a reset gate."
+
+
+def test_a_sentence_cited_to_the_wrong_passage_is_cited_to_the_one_that_holds_it() -> None:
+    answer = "The forget gate decides how much of the old cell state to keep [1]."
+    verdict = GroundingChecker(FakeEmbedder(), 0.7).check(
+        answer, [GRU_ONLY, LSTM], None, VOCABULARY
+    )
+    sentence = verdict.sentences[0]
+    assert sentence.supported
+    assert (sentence.citations, sentence.model_citations) == ([2], [1])
+    assert sentence.text == "The forget gate decides how much of the old cell state to keep [2]."
+
+
+def test_a_citation_stands_when_no_other_passage_holds_the_sentence_clearly_better() -> None:
+    answer = "The forget gate decides how much of the old cell state to keep [2]."
+    verdict = GroundingChecker(FakeEmbedder(), 0.7).check(answer, [LSTM, LSTM], None, VOCABULARY)
+    assert (verdict.sentences[0].citations, verdict.sentences[0].model_citations) == ([2], [])
+
+
+def test_a_swapped_term_is_not_made_supported_by_citing_another_passage() -> None:
+    top_k, top_p = SAMPLING.split(". ", 1)
+    answer = "Top-p sampling keeps only the k most probable tokens [1]."
+    verdict = GroundingChecker(FakeEmbedder(), 0.7).check(
+        answer, [top_p, top_k + "."], None, VOCABULARY
+    )
+    assert [s.supported for s in verdict.sentences] == [False]
+    assert verdict.sentences[0].model_citations == []
+
+
+def test_a_short_span_keeps_the_citation_the_model_gave_it() -> None:
+    """A few words turn up in some passage by chance: a span cited to a passage that
+    lacks it says the model did not read it there."""
+    verdict = GroundingChecker(FakeEmbedder(), 0.7).check(
+        "14 GB [1].", [LSTM, ADAM], None, VOCABULARY
+    )
+    assert [s.supported for s in verdict.sentences] == [False]
+    assert (verdict.sentences[0].citations, verdict.sentences[0].model_citations) == ([1], [])
