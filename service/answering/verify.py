@@ -62,6 +62,47 @@ def _keep_valid_citations(sentence: str, n_passages: int) -> tuple[str, list[int
     return CITATION.sub(rewrite, sentence).strip(), valid
 
 
+_LEADING_CITATIONS = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
+
+
+def answer_sentences(answer: str) -> list[str]:
+    """The sentences of an answer, each with its citations: the model writes them after
+    the full stop ("... to keep. [1] The input gate ..."), where a sentence boundary
+    falls before them, so marks that open a piece close the sentence before it."""
+    sentences: list[str] = []
+    for piece in split_sentences(answer.strip()):
+        marks = _LEADING_CITATIONS.match(piece)
+        if marks and sentences:
+            sentences[-1] = f"{sentences[-1]} {marks.group(0).strip()}"
+            piece = piece[marks.end() :].strip()
+        if strip_citations(piece):
+            sentences.append(piece)
+    return sentences
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _quoted_in(sentence: str, cites: list[int], passages: Sequence[str]) -> int | None:
+    """The passage (1-based) that holds ``sentence`` word for word: a cited one, or any
+    when it cites none."""
+    scope = cites or range(1, len(passages) + 1)
+    words = _words(sentence)
+    return next((n for n in scope if words in _words(passages[n - 1])), None)
+
+
+def _verbatim(cleaned: list[tuple[str, list[int]]], holders: list[int]) -> Verdict:
+    """The verdict on sentences that all stand word for word in a passage they cite
+    (``holders``): each is supported by it, and every name and number it has is there."""
+    checked = []
+    for (text, cites), n in zip(cleaned, holders, strict=True):
+        if not cites:
+            text, cites = f"{text} [{n}]", [n]
+        checked.append(CheckedSentence(text, cites, 1.0, True))
+    return Verdict(" ".join(c.text for c in checked), checked)
+
+
 def _recited(sentence: str, n: int) -> str:
     """``sentence`` with its citation marks replaced by ``[n]``, where the first one stood."""
     first = CITATION.search(sentence)
@@ -170,12 +211,16 @@ class GroundingChecker:
         """Verdict on each sentence of ``answer``; ``vectors`` embeds in place of the
         checker's embedder (one answer's :class:`SentenceVectors`); ``vocabulary`` is the
         collection's stemmed terms (:func:`unsupported_terms`)."""
-        raw = [s for s in split_sentences(answer.strip()) if strip_citations(s)]
+        raw = answer_sentences(answer)
         if not raw or not passages:
             return Verdict("", [])
         cleaned = [_keep_valid_citations(s, len(passages)) for s in raw]
         # A sentence that tells the model what to say is not evidence of anything.
         passages = [as_evidence(p) for p in passages]
+        quoted = [_quoted_in(strip_citations(t), cites, passages) for t, cites in cleaned]
+        holders = [n for n in quoted if n is not None]
+        if len(holders) == len(cleaned):
+            return _verbatim(cleaned, holders)  # a quoted unit: nothing to embed
         passage_sentences = [split_sentences(p) or [p] for p in passages]
         flat = [s for group in passage_sentences for s in group]
         owner = np.repeat(np.arange(len(passages)), [len(g) for g in passage_sentences])
