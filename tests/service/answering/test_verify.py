@@ -139,20 +139,15 @@ def test_a_short_span_keeps_the_citation_the_model_gave_it() -> None:
     assert (verdict.sentences[0].citations, verdict.sentences[0].model_citations) == ([1], [])
 
 
-def test_a_quote_of_its_cited_passage_is_supported_without_embedding_anything() -> None:
+@pytest.mark.parametrize(("cited", "batches"), [(1, 0), (2, 1)])
+def test_a_quote_of_its_cited_passage_needs_no_embedding_one_cited_elsewhere_is_checked(
+    cited: int, batches: int
+) -> None:
     embedder = FakeEmbedder()
-    quote = "The input gate decides how much of the new candidate to write. [1]"
+    quote = f"The input gate decides how much of the new candidate to write. [{cited}]"
     verdict = GroundingChecker(embedder, 0.7).check(quote, [LSTM, GRU_ONLY], None, VOCABULARY)
     assert [(s.supported, s.citations) for s in verdict.sentences] == [(True, [1])]
-    assert embedder.batches == 0
-
-
-def test_a_quote_cited_to_another_passage_is_checked_in_full() -> None:
-    embedder = FakeEmbedder()
-    quote = "The input gate decides how much of the new candidate to write. [2]"
-    verdict = GroundingChecker(embedder, 0.7).check(quote, [LSTM, GRU_ONLY], None, VOCABULARY)
-    assert [(s.supported, s.citations) for s in verdict.sentences] == [(True, [1])]
-    assert embedder.batches == 1
+    assert embedder.batches == batches
 
 
 def test_a_quoted_instruction_to_the_model_is_no_evidence() -> None:
