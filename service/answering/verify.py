@@ -84,12 +84,19 @@ def _words(text: str) -> str:
     return " ".join(text.split())
 
 
+# A quote ends where a sentence, a formula or a bracket does; "beta2 = 0.99" cut from
+# "beta2 = 0.999" does not.
+_QUOTE_ENDS = (".", "!", "?", ":", ";", "$", ")")
+
+
 def _quoted_in(sentence: str, cites: list[int], passages: Sequence[str]) -> int | None:
-    """The passage (1-based) that holds ``sentence`` word for word: a cited one, or any
-    when it cites none."""
-    scope = cites or range(1, len(passages) + 1)
+    """The passage (1-based) that holds the whole ``sentence`` word for word: a cited one,
+    or any when it cites none."""
     words = _words(sentence)
-    return next((n for n in scope if words in _words(passages[n - 1])), None)
+    if not words.endswith(_QUOTE_ENDS):
+        return None
+    scope = cites or range(1, len(passages) + 1)
+    return next((n for n in scope if f" {words} " in f" {_words(passages[n - 1])} "), None)
 
 
 def _verbatim(cleaned: list[tuple[str, list[int]]], holders: list[int]) -> Verdict:

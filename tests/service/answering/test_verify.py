@@ -21,6 +21,7 @@ FABRICATED = [
     "AdaBelief keeps an exponential moving average of the gradient and of its square [1].",
     # a wrong number in an otherwise copied sentence
     "The defaults are beta1 = 0.8 and beta2 = 0.999 [1].",
+    "The defaults are beta1 = 0.9 and beta2 = 0.99 [1]",  # cut from the passage's 0.999
     "A 7B model needs 28 GB in fp16 [1].",
     "A 13B model needs 14 GB in fp16 [1].",
     # an invented acronym
