@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from indexes import Embedder
-from ingest.sentences import split_sentences
+from service.answering.verify import answer_sentences
 from service.generation.base import GenerationParams, Generator, Message
 
 _VERDICT = GenerationParams(max_tokens=4, temperature=0.0)
@@ -64,7 +64,7 @@ class Judge:
         return "".join([piece async for piece in self._generator.stream(messages, params)])
 
     async def faithfulness(self, answer: str, passages: Sequence[str]) -> float | None:
-        statements = split_sentences(answer)
+        statements = answer_sentences(answer)
         if not statements or not passages:
             return None
         votes = [
