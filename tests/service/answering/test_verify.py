@@ -172,3 +172,19 @@ def test_citations_after_the_full_stop_belong_to_the_sentence_before_them() -> N
         ([1], [], True),
     ]
     assert verdict.text == answer
+
+
+def test_of_two_passages_that_support_a_sentence_the_one_with_its_phrases_takes_the_citation() -> (
+    None
+):
+    """Both sections hold the words; only the LSTM's has "old cell state" side by side."""
+    gru = (
+        "The update gate interpolates between old and new. Its reset gate controls how much "
+        "of the previous state is used, and the cell keeps no separate memory. The forget "
+        "gate of the LSTM becomes part of the update gate."
+    )
+    lstm = "The forget gate controls how much of the old cell state to keep."
+    answer = "The forget gate controls how much of the old cell state to keep [1]."
+    verdict = GroundingChecker(FakeEmbedder(), 0.7).check(answer, [gru, lstm], None, VOCABULARY)
+    sentence = verdict.sentences[0]
+    assert (sentence.supported, sentence.citations, sentence.model_citations) == (True, [2], [1])
