@@ -49,6 +49,7 @@ _FRAMING = """
     called call name named say said think know show part parts step steps detail details
     short long quick quickly please someone something anything one ones
     mine yours biggest smallest largest highest lowest fastest slowest
+    percentage percentages percent proportion proportions fraction
     """.split()  # noqa: SIM905 - a word list reads best as text
 _TYPO_SIMILARITY = 0.8
 _TYPO_MIN_LETTERS = 6

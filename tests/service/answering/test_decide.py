@@ -41,6 +41,7 @@ def test_everyday_words_framing_and_typos_do_not_silence_a_covered_question() ->
         "whats the diffrence between adam and gradients?",  # misspelt framing word
         "why does adam keep moving averages instead of raw gradients?",  # words used elsewhere
         "what do the averages in adam start at, and why cant it skip correction?",
+        "what percentage of gradients does adam average?",  # the kind of answer asked for
     ):
         assert not decide(question, found, 0.27, common).abstain, question
 
