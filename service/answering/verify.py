@@ -113,13 +113,14 @@ def _verbatim(cleaned: list[tuple[str, list[int]]], holders: list[int]) -> Verdi
     checked = []
     for (text, cites), n in zip(cleaned, holders, strict=True):
         if not cites:
-            text, cites = f"{text} [{n}]", [n]
+            text, cites = _recited(text, n), [n]
         checked.append(CheckedSentence(text, cites, 1.0, True))
     return Verdict(" ".join(c.text for c in checked), checked)
 
 
 def _recited(sentence: str, n: int) -> str:
-    """``sentence`` with its citation marks replaced by ``[n]``, where the first one stood."""
+    """``sentence`` citing ``[n]``: its marks replaced where the first one stood, or the
+    mark added at its end."""
     first = CITATION.search(sentence)
     if first is None:
         return f"{sentence} [{n}]"
@@ -254,7 +255,7 @@ class GroundingChecker:
                 text, cites = _recited(text, better.passage + 1), [better.passage + 1]
             elif not cites and judged.supported:
                 # An uncited but supported sentence gets the passage that supports it.
-                text, cites = f"{text} [{judged.passage + 1}]", [judged.passage + 1]
+                text, cites = _recited(text, judged.passage + 1), [judged.passage + 1]
             checked.append(
                 CheckedSentence(
                     text,
@@ -298,9 +299,8 @@ class GroundingChecker:
         vocabulary: Collection[str],
     ) -> _Judged | None:
         """Another passage that alone supports a cited sentence, when the cited ones do not
-        or when it supports the sentence clearly better (a sentence about the forget gate
-        cited to the GRU's section): the citation a learner follows should lead to the
-        words. Support is never pooled across passages to get there."""
+        or when it supports the sentence clearly better: the citation a learner follows
+        should lead to the words. Support is never pooled across passages to get there."""
         if not cites or len(content_words(strip_citations(text))) < _MIN_WORDS_TO_MOVE:
             return None  # a span of a few words ("1704 [1]") turns up in a passage by chance
         cited = {n - 1 for n in cites}
@@ -329,9 +329,10 @@ class GroundingChecker:
 
 # A passage other than the cited one takes the citation, for a sentence of at least
 # _MIN_WORDS_TO_MOVE content words, when its support is _CLEARLY_BETTER higher, or as high
-# with _CLEARLY_MORE_PHRASES more of the sentence's phrases: "The forget gate in an LSTM
-# controls how much of the old cell state to keep [2]" is supported 0.875 by the GRU's
-# section [2] and by the LSTM's [3], which alone has "old cell state" (phrases 0.57 to 0).
+# with _CLEARLY_MORE_PHRASES more of the sentence's phrases: "The forget gate controls how
+# much of the old cell state to keep [2]", cited to a GRU section that has all its words,
+# moves to the LSTM section that has "old cell state" too. (On the demo notes the sentence
+# also says "in an LSTM", a name only the GRU section holds, so its citation stands.)
 _CLEARLY_BETTER = 0.1
 _CLEARLY_MORE_PHRASES = 0.25
 _MIN_WORDS_TO_MOVE = 5
