@@ -68,3 +68,22 @@ def phrase_overlap(claim: str, evidence: str) -> float:
 
 def strip_citations(sentence: str) -> str:
     return CITATION.sub("", sentence).strip()
+
+
+# A sentence that leans on the one before it ("This is catastrophic forgetting.",
+# "Because of that, ...", "It keeps ...") needs that one to be understood.
+_LEANS_BACK = re.compile(
+    r"^(?:this|that|these|those|such|it|its|they|their|both|so|thus|hence|therefore|instead|"
+    r"otherwise|then|here|without it|with it|as a result|because of th(?:is|at))\b",
+    re.IGNORECASE,
+)
+
+
+def continues(piece: str) -> bool:
+    """Starts in lower case: the rest of the sentence before ("with k = 60 as ...")."""
+    return piece.lstrip()[:1].islower()
+
+
+def leans_back(piece: str) -> bool:
+    """Needs the sentence before it to be understood."""
+    return continues(piece) or bool(_LEANS_BACK.match(piece.lstrip()))

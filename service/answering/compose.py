@@ -28,7 +28,7 @@ from indexes import Embedder, Hit
 from ingest.sentences import split_sentences
 from service.answering.injection import addresses_the_model
 from service.schemas import AnswerStyle
-from service.text import overlap, phrase_overlap
+from service.text import continues, leans_back, overlap, phrase_overlap
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +51,6 @@ _INLINE_ITEM = re.compile(r"(?<=[.!?:;$])[ \t]+(?=[-*+] \S)")
 _DISPLAY_MATH = re.compile(r"^\s*(\$\$.*\$\$|\$[^$]+\$|\\\[.*\\\])\s*$", re.DOTALL)
 # "This note covers queries, keys, and values, ..." describes the notes, answers nothing.
 _ABOUT_THE_TEXT = re.compile(r"\bthis (?:note|chapter|section|lecture|page)\b", re.IGNORECASE)
-# A sentence that leans on the one before it ("This is catastrophic forgetting.",
-# "Because of that, ...", "with k = 60 as the usual constant.") does not start a unit.
-_LEANS_BACK = re.compile(
-    r"^(?:this|that|these|those|such|it|its|they|their|both|so|thus|hence|therefore|instead|"
-    r"otherwise|then|here|without it|with it|as a result|because of th(?:is|at))\b",
-    re.IGNORECASE,
-)
 _MIN_WORDS = 3
 _MAX_SENTENCE_CHARS = 600
 
@@ -104,16 +97,6 @@ def _unfinished(paragraph: list[str]) -> bool:
     return _announces(paragraph[-1])
 
 
-def _continues(piece: str) -> bool:
-    """Starts in lower case: the rest of the sentence before ("with k = 60 as ...")."""
-    return piece.lstrip()[:1].islower()
-
-
-def _leans_back(piece: str) -> bool:
-    """Needs the sentence before it to be understood."""
-    return _continues(piece) or bool(_LEANS_BACK.match(piece.lstrip()))
-
-
 def paragraphs(passage: str) -> list[list[str]]:
     """The passage's paragraphs as lists of sentences, list items and formulas; a formula,
     whatever a paragraph announces with a colon, and a block that goes on in lower case
@@ -123,7 +106,7 @@ def paragraphs(passage: str) -> list[list[str]]:
         if not block.strip():
             continue
         pieces = _elements(block)
-        if found and (_DISPLAY_MATH.match(block) or _continues(block) or _unfinished(found[-1])):
+        if found and (_DISPLAY_MATH.match(block) or continues(block) or _unfinished(found[-1])):
             found[-1].extend(pieces)
         else:
             found.append(pieces)
@@ -254,14 +237,14 @@ def _windows(
     sentences = candidate.sentences
     whole = longest > 1  # a one-sentence unit (style short) cannot take its context along
     for i in range(n):
-        if whole and i > 0 and _leans_back(sentences[i]):
+        if whole and i > 0 and leans_back(sentences[i]):
             continue  # "This is catastrophic forgetting." starts no unit: the sentence before does
         chars = 0
         for j in range(i, min(n, i + longest)):
             chars += len(sentences[j])
             if j > i and chars > weights.max_chars:
                 break
-            if j + 1 < n and whole and (_announces(sentences[j]) or _continues(sentences[j + 1])):
+            if j + 1 < n and whole and (_announces(sentences[j]) or continues(sentences[j + 1])):
                 continue  # "Adam applies bias correction:" ends no unit: what it announces does
             window = scores[i : j + 1]
             top = float(window.max())

@@ -28,7 +28,12 @@ from anyio import to_thread
 from indexes import Embedder
 from service.answering.compose import Unit, adds_to, best_unit, compose
 from service.answering.decide import decide
-from service.answering.prompt import build_messages, is_refusal, may_become_refusal
+from service.answering.prompt import (
+    build_messages,
+    is_refusal,
+    may_become_refusal,
+    without_trailing_refusal,
+)
 from service.answering.retrieve import Question, Retrieval, citation, retrieve
 from service.answering.vectors import SentenceVectors
 from service.answering.verify import GroundingChecker, Verdict
@@ -194,7 +199,7 @@ class Answerer:
             async for event in self._extractive(run, unit, reason, stream=False):
                 yield event
             return
-        verdict = await self._verify(run, generated)
+        verdict = await self._verify(run, without_trailing_refusal(generated))
         ratio = verdict.supported_ratio
         if verdict.sentences and ratio == 0 and self._abstains_on_invention(run):
             run.rejected = verdict.text

@@ -154,3 +154,13 @@ def may_become_refusal(text: str) -> bool:
     """Whether a partial answer could still turn out to be the refusal."""
     head = _LEADING_MARKS.sub("", text).upper()
     return REFUSAL.startswith(head[: len(REFUSAL)]) and len(head) <= len(REFUSAL) + 2
+
+
+# "… [1]\n\nNOT COVERED.": the refusal the model sometimes ends an answer with.
+_TRAILING_REFUSAL = re.compile(r"(?<=[.!?\])$])\s*[*\"']*NOT COVERED[\s*\"'.!]*$", re.I)
+
+
+def without_trailing_refusal(text: str) -> str:
+    """An answer without the refusal it ends with, when something precedes it."""
+    head = _TRAILING_REFUSAL.sub("", text)
+    return head.rstrip() if head.strip() else text

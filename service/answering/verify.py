@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -28,6 +28,7 @@ from service.text import (
     CITATION,
     STOPWORDS,
     content_words,
+    leans_back,
     overlap,
     phrase_overlap,
     stem,
@@ -118,6 +119,11 @@ def _verbatim(cleaned: list[tuple[str, list[int]]], holders: list[int]) -> Verdi
     return Verdict(" ".join(c.text for c in checked), checked)
 
 
+def _misnamed(sentence: CheckedSentence) -> bool:
+    """Not supported, with a name or term its passages lack: its subject is wrong."""
+    return not sentence.supported and bool(sentence.unsupported_terms)
+
+
 def _recited(sentence: str, n: int) -> str:
     """``sentence`` citing ``[n]``: its marks replaced where the first one stood, or the
     mark added at its end."""
@@ -130,6 +136,7 @@ def _recited(sentence: str, n: int) -> str:
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9_'-]*[A-Za-z0-9]|[A-Za-z]")
+_LIST_MARKER = re.compile(r"^\s*(?:\d+[.)]|[-*+])\s+")
 _FIRST_WORD = re.compile(r"^\W*([A-Za-z][\w'-]*)")
 
 
@@ -151,7 +158,7 @@ def unsupported_terms(sentence: str, evidence: str, vocabulary: Collection[str])
     vocabulary (stemmed) does not know it: "Lion uses the sign of ..." names
     something, "Dividing by ..." does not.
     """
-    text = strip_citations(sentence)
+    text = _LIST_MARKER.sub("", strip_citations(sentence))  # "2. **BM25**" states no 2
     found = sorted(_number_set(text) - _number_set(evidence))
     lowered = evidence.lower()
     first = _FIRST_WORD.match(text)
@@ -179,6 +186,12 @@ def _pairs(text: str) -> set[tuple[str, str]]:
     return set(itertools.pairwise(words))
 
 
+def _term_word(word: str) -> bool:
+    """A word that can be half of a two-word term: not a stop word, not a number ("-t 8
+    --port 8080" holds no term "8 port" for "the default port" to swap)."""
+    return word not in STOPWORDS and not word.isdigit()
+
+
 def swapped_terms(sentence: str, source: str, known: set[tuple[str, str]]) -> list[str]:
     """Two-word terms of the passages (``known``: their word pairs) that ``sentence`` puts
     where the passage sentence it copies (``source``) has another sharing a word: "Top-p
@@ -193,10 +206,10 @@ def swapped_terms(sentence: str, source: str, known: set[tuple[str, str]]) -> li
     only_theirs = theirs - mine
     swapped = []
     for a, b in sorted(only_mine):
-        if a in STOPWORDS or b in STOPWORDS:
+        if not (_term_word(a) and _term_word(b)):
             continue
         for c, d in only_theirs:
-            if c in STOPWORDS or d in STOPWORDS:
+            if not (_term_word(c) and _term_word(d)):
                 continue
             if (a == c and b != d) or (b == d and a != c):
                 swapped.append(f"{a} {b}")
@@ -245,7 +258,7 @@ class GroundingChecker:
         )
         claims, evidence = embedded[: len(cleaned)], embedded[len(cleaned) :]
         view = _Evidence(passages, flat, owner, claims @ evidence.T, _pairs("\n".join(passages)))
-        checked = []
+        checked: list[CheckedSentence] = []
         for row, (text, cites) in enumerate(cleaned):
             judged = self._judge(view, row, text, [n - 1 for n in cites], vocabulary)
             model_cites: list[int] = []
@@ -256,6 +269,12 @@ class GroundingChecker:
             elif not cites and judged.supported:
                 # An uncited but supported sentence gets the passage that supports it.
                 text, cites = _recited(text, judged.passage + 1), [judged.passage + 1]
+            if checked and leans_back(strip_citations(text)) and _misnamed(checked[-1]):
+                # "Top-p sampling is a newer alternative to min-p. It keeps tokens whose
+                # probability is at least a fraction of the top token's": the second is the
+                # passage's own words about min-p, said of the first one's wrong subject.
+                foreign = judged.foreign + checked[-1].unsupported_terms
+                judged = replace(judged, supported=False, foreign=tuple(dict.fromkeys(foreign)))
             checked.append(
                 CheckedSentence(
                     text,

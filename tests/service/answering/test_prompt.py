@@ -7,7 +7,15 @@ import re
 
 import pytest
 
-from service.answering.prompt import EXAMPLES, REFUSAL, SYSTEM, Example, build_messages, is_refusal
+from service.answering.prompt import (
+    EXAMPLES,
+    REFUSAL,
+    SYSTEM,
+    Example,
+    build_messages,
+    is_refusal,
+    without_trailing_refusal,
+)
 from service.generation.base import Message
 
 PASSAGES = [(1, "corpus/adam.md", "Adam keeps two running averages for every parameter.")]
@@ -56,3 +64,16 @@ def test_an_example_answer_is_its_notes_own_words_or_the_refusal(example: Exampl
     span, cited = cited_span.groups()
     source, text = example.notes[int(cited) - 1]
     assert span in text, f"{span!r} is not in {source}"
+
+
+@pytest.mark.parametrize(
+    ("answer", "kept"),
+    [
+        ("Decoding reads every weight. [1]\n\nNOT COVERED", "Decoding reads every weight. [1]"),
+        ("Top-p keeps the nucleus. [2] Not covered.", "Top-p keeps the nucleus. [2]"),
+        ("NOT COVERED", "NOT COVERED"),
+        ("Say NOT COVERED when unsure.", "Say NOT COVERED when unsure."),
+    ],
+)
+def test_a_refusal_the_model_ends_an_answer_with_is_dropped(answer: str, kept: str) -> None:
+    assert without_trailing_refusal(answer) == kept

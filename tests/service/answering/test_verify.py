@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.answering.decide import terms
-from service.answering.verify import GroundingChecker, unsupported_terms
+from service.answering.verify import GroundingChecker, _pairs, swapped_terms, unsupported_terms
 from tests.conftest import FakeEmbedder
 
 ADAM = (
@@ -52,6 +52,12 @@ def test_names_and_numbers_must_be_in_the_cited_passage_not_just_any_passage() -
     assert verdict.sentences[0].unsupported_terms == ("Lion",)
 
 
+def test_a_list_item_number_states_nothing() -> None:
+    evidence = "BM25 matches exact words. Dense retrieval matches meaning."
+    assert unsupported_terms("2. **BM25** matches exact words [1]", evidence, VOCABULARY) == []
+    assert unsupported_terms("BM25 matches 2 exact words [1]", evidence, VOCABULARY) == ["2"]
+
+
 def test_a_capitalised_first_word_is_a_name_only_when_the_collection_does_not_know_it() -> None:
     assert unsupported_terms("Dividing restores unit variance.", ADAM, VOCABULARY) == []
     assert unsupported_terms("Sophia restores unit variance.", ADAM, VOCABULARY) == ["Sophia"]
@@ -89,11 +95,33 @@ def test_a_copied_sentence_about_another_term_of_the_notes_is_not_supported(
     assert swapped in verdict.sentences[0].unsupported_terms
 
 
+def test_a_sentence_that_leans_on_a_misnamed_one_is_not_supported_either() -> None:
+    """Its words are the passage's, about top-k; "It" is the sentence before's top-p."""
+    answer = (
+        "Top-p sampling keeps only the k most probable tokens [1]. "
+        "It uses k = 40 or 50 for example [1]. "
+        "Top-p sampling keeps the smallest set of tokens whose probabilities sum to p [1]."
+    )
+    verdict = GroundingChecker(FakeEmbedder(), 0.7).check(answer, [SAMPLING], None, VOCABULARY)
+    assert [s.supported for s in verdict.sentences] == [False, False, True]
+    assert "top p" in verdict.sentences[1].unsupported_terms
+
+
 def test_a_sentence_that_names_its_subject_differently_is_not_a_swap() -> None:
     answer = "Adam divides each average by one minus beta to the power t [1]."
     passage = "Bias correction divides each average by one minus beta to the power t."
     verdict = GroundingChecker(FakeEmbedder(), 0.7).check(answer, [passage], None, VOCABULARY)
     assert verdict.sentences[0].unsupported_terms == ()
+
+
+def test_numbers_beside_a_word_are_no_term_to_swap() -> None:
+    """The command line "-t 8 --port 8080" holds no term "8 port" that "the default port"
+    would have been put in place of (the sentence copies most of its words)."""
+    command = "llama-server -m model.gguf -c 8192 -t 8 --port 8080"
+    passage = f"llama-server: an HTTP server, default port 8080.\n{command}"
+    answer = "The default port for llama-server is 8080. [1]"
+    assert swapped_terms(answer, command, _pairs(passage)) == []
+    assert swapped_terms("Top-k keeps the k best [1].", "Top-p keeps the k best.", {("top", "k")})
 
 
 LSTM = (
