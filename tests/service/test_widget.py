@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from service import katex
 from service.app import create_app
 from service.routes.widget import WIDGET_DIR
 from service.schemas import ErrorBody
@@ -51,6 +52,33 @@ def test_widget_files_are_cached_and_revalidated(
     assert again.headers["etag"] == etag
     assert client.get(path, headers={"If-None-Match": '"stale"'}).status_code == 200
     assert client.head(path).status_code == 200
+
+
+def test_katex_is_served_beside_the_widget(client: TestClient) -> None:
+    """Its script, stylesheet and WOFF2 fonts, and the page's @font-face rules alone."""
+    assert katex.installed() is not None, "`make install` installs KaTeX"
+    script = client.get("/widget/katex/katex.min.js")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert b"katex" in script.content
+    assert client.get("/widget/katex/katex.min.css").headers["content-type"].startswith("text/css")
+    fonts = client.get("/widget/katex/fonts.css")
+    rules = fonts.text.splitlines()
+    assert len(rules) >= 10 and all(r.startswith("@font-face{") for r in rules)
+    assert ".katex" not in fonts.text and "woff)" not in fonts.text and "ttf" not in fonts.text
+    font = client.get("/widget/katex/fonts/KaTeX_Main-Regular.woff2")
+    assert font.status_code == 200 and font.headers["content-type"] == "font/woff2"
+    assert font.headers["access-control-allow-origin"] == "*"  # fonts load in CORS mode
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["LICENSE", "fonts/KaTeX_Main-Regular.ttf", "../katex.py", "fonts%2F..%2F..%2Fa.py", "x.js"],
+)
+def test_nothing_else_of_katex_is_served(client: TestClient, name: str) -> None:
+    response = client.get(f"/widget/katex/{name}")
+    assert response.status_code == 404
+    ErrorBody.model_validate(response.json())
 
 
 def test_the_demo_page_embeds_the_widget(client: TestClient) -> None:

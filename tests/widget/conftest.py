@@ -17,6 +17,7 @@ import html
 import json
 import queue
 import re
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,10 +30,12 @@ from playwright.sync_api import Browser, Dialog, Locator, Page, expect, sync_pla
 
 from indexes import IndexReader
 from ingest import IngestReport
+from service import katex
 from tests.conftest import PROJECT, build_index
 from tests.servers import free_port, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
+WIDGET = PROJECT / "service" / "widget"
 ARTIFACTS = PROJECT / "var" / "test-artifacts" / "widget"
 ANSWER_TIMEOUT_MS = 60_000
 
@@ -165,6 +168,12 @@ class Chat:
         self.launcher.click()
         expect(self.panel).to_be_visible()
 
+    def send(self, question: str) -> Locator:
+        """Type and send ``question``; return its turn at once."""
+        self.input.fill(question)
+        self.input.press("Enter")
+        return self.turns.last
+
     def ask(self, question: str, status: str = "done") -> Locator:
         """Type and send ``question``; wait for the answer to finish; return its turn."""
         turn = self.turns.nth(self.turns.count())
@@ -189,6 +198,20 @@ class Chat:
     def screenshot(self, name: str) -> None:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=ARTIFACTS / f"{name}.png")
+
+
+def serve_widget(site: Site, *, formulas: bool = False) -> None:
+    """Put the widget's files (and KaTeX's, as Syllabus serves them) on the site."""
+    for name in ("widget.js", "widget.css"):
+        shutil.copyfile(WIDGET / name, site.root / name)
+    if not formulas:
+        return
+    folder = katex.installed()
+    if folder is None:
+        pytest.fail("KaTeX is not installed: `make install` installs it")
+    served = site.root / "widget" / "katex"
+    shutil.copytree(folder, served, dirs_exist_ok=True)
+    (served / "fonts.css").write_bytes(katex.fonts_css(folder))
 
 
 @pytest.fixture(scope="package")

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Locator, expect
+from playwright.sync_api import expect
 
-from tests.conftest import PROJECT
-from tests.widget.conftest import CITE, Chat, ScriptedStream, Site
+from tests.widget.conftest import CITE, Chat, ScriptedStream, Site, serve_widget
 
 pytestmark = pytest.mark.integration
 
-WIDGET = PROJECT / "service" / "widget"
 
 ADAM = {**CITE, "chunk_id": "adam-3"}
 MOMENTS = {
@@ -44,8 +41,7 @@ def stream(chat: Chat, site: Site) -> Iterator[ScriptedStream]:
 
     The site serves the widget too: these tests need no Syllabus server.
     """
-    for name in ("widget.js", "widget.css"):
-        shutil.copyfile(WIDGET / name, site.root / name)
+    serve_widget(site)
     site.stream = ScriptedStream()
     chat.page.goto(site.allowed + site.embed("draft.html", site.allowed))
     chat.open()
@@ -53,17 +49,11 @@ def stream(chat: Chat, site: Site) -> Iterator[ScriptedStream]:
     site.stream.end()
 
 
-def ask(chat: Chat, question: str) -> Locator:
-    chat.input.fill(question)
-    chat.input.press("Enter")
-    return chat.turns.last
-
-
 def test_the_draft_shows_at_once_and_the_generated_answer_replaces_it(
     chat: Chat, stream: ScriptedStream
 ) -> None:
     stream.send(("citations", RETRIEVED), ("draft", DRAFT))
-    turn = ask(chat, "How does Adam correct its bias?")
+    turn = chat.send("How does Adam correct its bias?")
     answer, status, chips = turn.locator(".answer"), turn.locator(".status"), turn.locator(".chip")
 
     # The stream pauses here: the draft and its one source are all there is so far.
@@ -102,7 +92,7 @@ def test_when_generation_fails_verification_the_draft_stands(
     chat: Chat, stream: ScriptedStream
 ) -> None:
     stream.send(("citations", RETRIEVED), ("draft", DRAFT))
-    turn = ask(chat, "How does Adam correct its bias?")
+    turn = chat.send("How does Adam correct its bias?")
     expect(turn.locator(".status")).to_have_text(FROM_THE_NOTES)
 
     done = {"answer": DRAFT["text"], "mode": "extractive", "citations": [ADAM]}
@@ -119,7 +109,7 @@ def test_a_reload_mid_draft_keeps_no_draft_and_reads_as_interrupted(
     chat: Chat, stream: ScriptedStream
 ) -> None:
     stream.send(("citations", RETRIEVED), ("draft", DRAFT))
-    turn = ask(chat, "How does Adam correct its bias?")
+    turn = chat.send("How does Adam correct its bias?")
     expect(turn.locator(".answer")).to_have_text(DRAFT_SHOWN)
     chat.part(".close").click()  # closing and opening the panel saves the conversation
     chat.open()
@@ -137,7 +127,7 @@ def test_the_notes_words_stay_beneath_a_generated_answer_and_after_a_reload(
     chat: Chat, stream: ScriptedStream
 ) -> None:
     stream.send(("citations", RETRIEVED), ("draft", DRAFT))
-    turn = ask(chat, "How does Adam correct its bias?")
+    turn = chat.send("How does Adam correct its bias?")
     expect(turn.locator(".answer")).to_have_text(DRAFT_SHOWN)
     expect(turn.locator(".quote")).to_have_count(0)  # while drafting, the draft is the answer
 
@@ -157,4 +147,5 @@ def test_the_notes_words_stay_beneath_a_generated_answer_and_after_a_reload(
 
     chat.page.reload()
     restored = chat.turns.first
-    expect(restored.locator(".quote .quote-text")).to_have_text(quote["text"])
+    # The quote, with its marker at the end of its last line.
+    expect(restored.locator(".quote .quote-text")).to_have_text(f"{quote['text']}1")
