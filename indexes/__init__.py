@@ -18,6 +18,7 @@ from indexes.embedder import Embedder, SentenceTransformerEmbedder
 from indexes.errors import (
     CollectionNameInvalid,
     EmbedderMismatch,
+    EmptyScope,
     IndexCorrupt,
     IndexError_,
     IndexLocked,
@@ -26,6 +27,7 @@ from indexes.errors import (
 from indexes.manifest import ChunkerParams, EmbedderInfo, Manifest
 from indexes.reader import IndexReader
 from indexes.records import Chunk, DocumentRecord, Hit
+from indexes.scope import Scope
 from indexes.search import FusionWeights
 from indexes.writer import IndexWriter
 
@@ -40,6 +42,7 @@ __all__ = [
     "Embedder",
     "EmbedderInfo",
     "EmbedderMismatch",
+    "EmptyScope",
     "FusionWeights",
     "Hit",
     "IndexCorrupt",
@@ -49,5 +52,6 @@ __all__ = [
     "IndexReader",
     "IndexWriter",
     "Manifest",
+    "Scope",
     "SentenceTransformerEmbedder",
 ]

@@ -23,3 +23,7 @@ class IndexLocked(IndexError_):
 
 class CollectionNameInvalid(IndexError_):
     """A collection name that cannot be used as a directory name."""
+
+
+class EmptyScope(IndexError_):
+    """A search scope that holds no chunk of the index."""

@@ -14,9 +14,11 @@ import numpy.typing as npt
 
 from indexes import vectors
 from indexes.embedder import Embedder
+from indexes.errors import EmptyScope
 from indexes.lexical import LexicalIndex
 from indexes.manifest import Manifest, read_manifest
 from indexes.records import DocumentRecord, Hit
+from indexes.scope import Scope
 from indexes.search import FusionWeights, fuse, top_rows
 from indexes.store import STORE_NAME, ChunkStore
 from indexes.versions import VersionedDir
@@ -104,16 +106,31 @@ class IndexReader:
         k: int = 5,
         *,
         query_vector: npt.NDArray[np.float32] | None = None,
+        scope: Scope | None = None,
     ) -> list[Hit]:
-        """The ``k`` best chunks for ``query``, fused from dense and BM25 rankings."""
+        """The ``k`` best chunks for ``query``, fused from dense and BM25 rankings; with a
+        ``scope``, of the chunks it holds only (:class:`EmptyScope` when it holds none)."""
         snap = self._snapshot
         if query_vector is None:
             query_vector = self._embedder.embed([query])[0]
         candidates = max(k, self.weights.candidates)
-        _, dense_rows = vectors.search(snap.vectors, query_vector[None, :], candidates)
         lexical_scores = snap.lexical.scores(query)
+        if scope is None:
+            _, found = vectors.search(snap.vectors, query_vector[None, :], candidates)
+            dense_rows = found[0]
+        else:
+            allowed = np.asarray(snap.store.rows_in(scope), dtype=np.int64)
+            if len(allowed) == 0:
+                raise EmptyScope(f"no passage of {self.root.name} is in {scope.describe()}")
+            # Exact cosines of the scope's chunks: a scope is a few documents, and an
+            # approximate (HNSW) search of the whole index could miss all of them.
+            cosines = self._cosines(snap, allowed.tolist(), query_vector)
+            dense_rows = allowed[np.argsort(-cosines, kind="stable")[:candidates]]
+            masked = np.zeros_like(lexical_scores)
+            masked[allowed] = lexical_scores[allowed]
+            lexical_scores = masked
         lexical_rows = top_rows(lexical_scores, candidates)
-        fused = fuse(dense_rows[0], lexical_rows, self.weights)[:k]
+        fused = fuse(dense_rows, lexical_rows, self.weights)[:k]
         rows = [f.row for f in fused]
         chunks = snap.store.chunks_at(rows)
         dense = self._cosines(snap, rows, query_vector)

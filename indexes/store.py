@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -9,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from indexes.records import Chunk, DocumentRecord
+from indexes.scope import Scope
 
 STORE_NAME = "chunks.sqlite"
 
@@ -124,6 +126,16 @@ class ChunkStore:
         )
         by_row = {int(str(r[0])): _chunk(r[1:]) for r in found}
         return [by_row[row] for row in rows]
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 (one store per index version)
+    def rows_in(self, scope: Scope) -> tuple[int, ...]:
+        """The rows of the chunks ``scope`` holds, in row order."""
+        found = self._query("SELECT row, doc_id, source, heading_path FROM chunks ORDER BY row")
+        return tuple(
+            int(str(row))
+            for row, doc_id, source, heading in found
+            if scope.admits(str(doc_id), str(source), json.loads(str(heading)))
+        )
 
     def rows_of(self, doc_ids: Iterable[str]) -> dict[str, list[tuple[int, Chunk]]]:
         """For each document, its chunks with their rows, in document order."""

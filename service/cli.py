@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -21,6 +21,7 @@ from indexes import DataRoot, IndexError_, IndexReader
 from indexes.embedder import EmbedderUnavailable
 from ingest import IngestReport, Pipeline
 from ingest.watch import watch as watch_paths
+from service.schemas import SearchScope
 from service.settings import Settings
 
 app = typer.Typer(help="Syllabus: grounded answers from course materials.", no_args_is_help=True)
@@ -34,6 +35,34 @@ CollectionOpt = Annotated[
 IndexOpt = Annotated[
     Path | None, typer.Option("--index", help="An index directory, instead of a collection.")
 ]
+
+ScopeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--scope",
+        help="Search only part of the collection; repeat to combine: 'doc:ID-OR-SOURCE', "
+        "'prefix:FOLDER/' or 'heading:Attention > Scaled Dot-Product Attention'.",
+    ),
+]
+
+
+def _scope(parts: list[str] | None) -> dict[str, object] | None:
+    """``--scope`` options as the API's scope object, or an error naming the bad one."""
+    if not parts:
+        return None
+    scope: dict[str, Any] = {"documents": [], "heading_prefix": []}
+    for part in parts:
+        kind, _, value = part.partition(":")
+        if kind == "doc" and value:
+            scope["documents"].append(value)
+        elif kind == "prefix" and value:
+            scope["source_prefix"] = value
+        elif kind == "heading" and value.strip():
+            scope["heading_prefix"] = [h.strip() for h in value.split(">") if h.strip()]
+        else:
+            err.print(f"[bold red]error:[/] --scope {part!r}: use doc:, prefix: or heading:")
+            raise typer.Exit(2)
+    return scope
 
 
 @contextmanager
@@ -156,16 +185,19 @@ def search(
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=100, help="Number of hits.")] = 5,
     collection: CollectionOpt = None,
     index: IndexOpt = None,
+    scope: ScopeOpt = None,
 ) -> None:
     """Print the best passages for QUERY with their sources and scores."""
     settings = _settings()
+    wanted = _scope(scope)
+    limit = SearchScope.model_validate(wanted).to_scope() if wanted else None
     with _errors_as_messages():
         root = _index_dir(settings, collection, index)
         embedder = settings.embedder()
         reader = IndexReader(root, embedder, settings.fusion())
         embedder.load()
         started = time.perf_counter()
-        hits = reader.search(query, k)
+        hits = reader.search(query, k, scope=limit)
         elapsed = (time.perf_counter() - started) * 1000
     if not hits:
         out.print("no passages found")
@@ -225,6 +257,7 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question to answer.")],
     collection: CollectionOpt = None,
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=20, help="Passages to use.")] = 5,
+    scope: ScopeOpt = None,
 ) -> None:
     """Answer QUESTION from a collection and print the answer with its sources."""
     # TestClient runs the app in-process through its HTTP layer: the same code path as serving.
@@ -233,7 +266,13 @@ def ask(
     from service.app import create_app
 
     settings = _settings()
-    body = {"question": question, "top_k": k, "collection": collection or settings.collection}
+    body: dict[str, object] = {
+        "question": question,
+        "top_k": k,
+        "collection": collection or settings.collection,
+    }
+    if (wanted := _scope(scope)) is not None:
+        body["scope"] = wanted
     with TestClient(create_app(settings)) as client:
         response = client.post("/v1/ask", json=body)
     payload = response.json()

@@ -10,6 +10,7 @@ boundaries translate them::
     ├── Unauthorized (401 unauthorized, with WWW-Authenticate)
     ├── Forbidden (403 forbidden)
     ├── NotFound (404 not_found)
+    │   └── ScopeEmpty (404 scope_empty)
     ├── PayloadTooLarge (413 payload_too_large)
     ├── UnsupportedMediaType (415 unsupported_media_type)
     ├── RateLimited (429 rate_limited, with Retry-After)
@@ -62,6 +63,12 @@ class Forbidden(ServiceError):
 class NotFound(ServiceError):
     status = 404
     code = "not_found"
+
+
+class ScopeEmpty(NotFound):
+    """A search scope that holds no passage of the collection."""
+
+    code = "scope_empty"
 
 
 class PayloadTooLarge(ServiceError):

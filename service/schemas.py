@@ -5,8 +5,17 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic.json_schema import JsonDict
+
+from indexes.scope import Scope
 
 if TYPE_CHECKING:
     from indexes import Hit
@@ -42,6 +51,46 @@ class ChatTurn(Strict):
     content: str = Field(max_length=MAX_TURN_CHARS)
 
 
+# What the validator below checks, for the API's schema: at least one part is given.
+_NAMES_A_PART: JsonDict = {
+    "anyOf": [
+        {"required": ["documents"], "properties": {"documents": {"minItems": 1}}},
+        {"required": ["source_prefix"], "properties": {"source_prefix": {"type": "string"}}},
+        {"required": ["heading_prefix"], "properties": {"heading_prefix": {"minItems": 1}}},
+    ]
+}
+
+
+class SearchScope(Strict):
+    """The part of the collection to search: every part given must hold."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_NAMES_A_PART)
+
+    documents: list[Annotated[str, StringConstraints(min_length=1, max_length=1000)]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Documents by id or by source (as /v1/documents lists them).",
+    )
+    source_prefix: str | None = Field(
+        None, min_length=1, max_length=1000, description="Sources that start with this: a folder."
+    )
+    heading_prefix: list[Annotated[str, StringConstraints(min_length=1, max_length=300)]] = Field(
+        default_factory=list,
+        max_length=12,
+        description="A section: passages whose heading path starts with these headings "
+        '(case-blind), e.g. ["Attention", "Scaled Dot-Product Attention"].',
+    )
+
+    @model_validator(mode="after")
+    def _names_something(self) -> SearchScope:
+        if not (self.documents or self.source_prefix or self.heading_prefix):
+            raise ValueError("a scope names documents, a source_prefix or a heading_prefix")
+        return self
+
+    def to_scope(self) -> Scope:
+        return Scope(tuple(self.documents), self.source_prefix, tuple(self.heading_prefix))
+
+
 class AskRequest(Strict):
     question: str = Field(
         max_length=MAX_QUESTION_CHARS,
@@ -52,6 +101,7 @@ class AskRequest(Strict):
     history: list[ChatTurn] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS)
     stream: bool = Field(False, description="Answer as server-sent events.")
     collection: CollectionName | None = None
+    scope: SearchScope | None = Field(None, description="Answer from this part only.")
     style: AnswerStyle = Field(
         "explain",
         description="explain: two to four sentences a learner understands; short: the "
@@ -65,6 +115,7 @@ class SearchRequest(Strict):
     query: str = Field(max_length=MAX_QUESTION_CHARS, json_schema_extra=NOT_BLANK)
     top_k: int = Field(5, ge=1, le=50)
     collection: CollectionName | None = None
+    scope: SearchScope | None = Field(None, description="Search this part only.")
 
     _query = field_validator("query")(_not_blank)
 

@@ -9,8 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from indexes import Hit, IndexReader
+import numpy as np
+import numpy.typing as npt
+
+from indexes import EmptyScope, Hit, IndexReader, Scope
 from service.answering.vectors import SentenceVectors
+from service.errors import ScopeEmpty
 from service.generation.base import Message
 from service.schemas import AnswerStyle, Citation
 
@@ -24,6 +28,7 @@ class Question:
     top_k: int = 5
     history: list[Message] = field(default_factory=list)
     style: AnswerStyle = "explain"
+    scope: Scope | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +58,23 @@ def retrieve(reader: IndexReader, question: Question, vectors: SentenceVectors) 
     """The ``top_k`` passages for ``question``; its vector is kept in ``vectors`` for reuse."""
     query = retrieval_query(question)
     vector = vectors.embed([query])[0]
-    hits = reader.search(query, question.top_k, query_vector=vector)
+    hits = scoped_search(reader, query, question.top_k, question.scope, vector)
     return Retrieval(hits, reader.vocabulary)
+
+
+def scoped_search(
+    reader: IndexReader,
+    query: str,
+    k: int,
+    scope: Scope | None,
+    vector: npt.NDArray[np.float32] | None = None,
+) -> list[Hit]:
+    """The search of /v1/search and of every answer: a scope that holds nothing is the
+    asker's error (404 ``scope_empty``), never a silent search of the whole collection."""
+    try:
+        return reader.search(query, k, query_vector=vector, scope=scope)
+    except EmptyScope as exc:
+        raise ScopeEmpty(str(exc)) from exc
 
 
 def citation(n: int, hit: Hit) -> Citation:

@@ -42,6 +42,7 @@ async def ask(
         top_k=body.top_k,
         history=[Message(t.role, t.content) for t in body.history],
         style=body.style,
+        scope=body.scope.to_scope() if body.scope else None,
     )
     if wants_stream(body, request):
         generator = request.app.state.generator

@@ -31,6 +31,7 @@ from service.schemas import (
     MAX_QUESTION_CHARS,
     AnswerStyle,
     AskResponse,
+    SearchScope,
     error_responses,
 )
 from service.sse import error_payload
@@ -62,8 +63,9 @@ class ChatCompletionRequest(BaseModel):
     model: str = Field(min_length=1, max_length=64)
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_HISTORY_TURNS * 2 + 2)
     stream: bool = False
-    # Syllabus's own extra field, as OpenAI clients pass them (extra_body={"style": ...}).
+    # Syllabus's own extra fields, as OpenAI clients pass them (extra_body={"style": ...}).
     style: AnswerStyle = "explain"
+    scope: SearchScope | None = None
 
 
 def _unpaired_surrogate(text: str) -> bool:
@@ -84,7 +86,10 @@ def _question(body: ChatCompletionRequest) -> Question:
     if len(text) > MAX_QUESTION_CHARS:
         raise ValidationFailed(f"the question is longer than {MAX_QUESTION_CHARS} characters")
     history = [Message(t.role, t.text()) for t in turns[:-1]]  # type: ignore[arg-type]
-    return Question(text=text, collection=body.model, history=history, style=body.style)
+    scope = body.scope.to_scope() if body.scope else None
+    return Question(
+        text=text, collection=body.model, history=history, style=body.style, scope=scope
+    )
 
 
 def _extras(answer: AskResponse) -> dict[str, object]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from anyio import to_thread
 from fastapi import APIRouter
 
+from service.answering.retrieve import scoped_search
 from service.deps import CallerDep, LibraryDep, SettingsDep
 from service.schemas import SearchHit, SearchRequest, SearchResponse, error_responses
 
@@ -21,7 +22,8 @@ async def search(
 ) -> SearchResponse:
     name = body.collection or settings.collection
     reader = await to_thread.run_sync(library.reader, name)
-    hits = await to_thread.run_sync(lambda: reader.search(body.query, body.top_k))
+    scope = body.scope.to_scope() if body.scope else None
+    hits = await to_thread.run_sync(lambda: scoped_search(reader, body.query, body.top_k, scope))
     return SearchResponse(
         hits=[SearchHit.of(h) for h in hits],
         collection=name,

@@ -64,6 +64,7 @@ def ingest_notes(
     folder = data_dir.parent / f"notes-{collection}"
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in notes.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text, encoding="utf-8")
     params = ChunkerParams(chunk_tokens=200, overlap_tokens=32)
     Pipeline(FakeEmbedder(), params).run([folder], data_dir / collection)
