@@ -96,12 +96,19 @@ def run_command(
             help="Answer style asked of /v1/ask (default: short for squad, explain otherwise)."
         ),
     ] = None,
+    per_document: Annotated[
+        bool,
+        typer.Option(
+            "--scope-per-document",
+            help="Ask each question within its own document (scientific-qa: its paper).",
+        ),
+    ] = False,
 ) -> None:
     """Answer every question (resumable), then write summary.json, results.jsonl and reports."""
     options = runner.RunOptions(
         dataset=dataset, out=out_dir, split=split, limit=limit, seed=seed, url=url,
         collection=collection, top_k=top_k, judge=judge, work_dir=work_dir,
-        style=style,
+        style=style, per_document=per_document,
     )  # fmt: skip
     columns = (TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip

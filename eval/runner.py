@@ -80,6 +80,7 @@ class RunOptions:
     work_dir: Path = Path("var/eval")
     timeout: float = 120.0
     style: Style | None = None  # None: the dataset's default (see answer_style)
+    per_document: bool = False  # scope each question to its own document
 
 
 @dataclass
@@ -113,8 +114,19 @@ def identity(options: RunOptions, dataset: Dataset, settings: Settings) -> dict[
         "top_k": options.top_k,
         "style": answer_style(options, dataset),
         "judge": options.judge,
+        "scope": "per-document" if options.per_document else None,
         "config": None if options.url else service_config(settings),
     }
+
+
+def question_scope(options: RunOptions, dataset: Dataset, item: Item) -> dict[str, Any] | None:
+    """With ``per_document``, the scope of the question's own document: its source in the
+    corpus folder the dataset is ingested from (``scientific-qa-all/paper-07.txt``)."""
+    if not options.per_document:
+        return None
+    if item.document is None:
+        raise RunError(f"--scope-per-document: question {item.id} names no document")
+    return {"documents": [f"{dataset.name}-{dataset.split}/{item.document}"]}
 
 
 def _check_resumable(out: Path, wanted: dict[str, Any]) -> None:
@@ -253,12 +265,20 @@ def _fields(seen: Observation) -> dict[str, Any]:
 
 
 async def _ask_all(
-    session: _Session, items: Sequence[Item], results: Path, top_k: int, progress: Progress
+    session: _Session,
+    items: Sequence[Item],
+    results: Path,
+    options: RunOptions,
+    dataset: Dataset,
+    progress: Progress,
 ) -> None:
     with results.open("a", encoding="utf-8") as sink:
         for item in items:
+            scope = question_scope(options, dataset, item)
             try:
-                seen = await session.target.observe(item.question, top_k, item.history)
+                seen = await session.target.observe(
+                    item.question, options.top_k, item.history, scope
+                )
                 row = score(item, await _judged(session, item, seen))
             except TargetError as exc:
                 log.warning("question %s failed: %s", item.id, exc)
@@ -285,7 +305,7 @@ async def run(options: RunOptions, settings: Settings, progress: Progress) -> di
     opened = _remote if options.url else _in_process
     async with opened(options, dataset, settings) as session:
         progress.start(len(items), len(items) - len(pending))
-        await _ask_all(session, pending, results, options.top_k, progress)
+        await _ask_all(session, pending, results, options, dataset, progress)
         rows = _in_order(read_results(results), items)
         summary = {
             **wanted,

@@ -41,6 +41,7 @@ _MAX_WAIT_SECONDS = 60.0
 
 Timings = dict[str, float | None]
 Turns = Sequence[tuple[str, str]]  # (role, content)
+Scope = dict[str, Any]  # the /v1/ask and /v1/search "scope" object
 Style = AnswerStyle
 # The API's default style is not sent, so a service that predates the field still answers.
 DEFAULT_STYLE: Style = "explain"
@@ -101,13 +102,20 @@ def search_query(question: str, history: Turns = ()) -> str:
 
 
 def ask_body(
-    question: str, top_k: int, collection: str, history: Turns = (), style: Style | None = None
+    question: str,
+    top_k: int,
+    collection: str,
+    history: Turns = (),
+    style: Style | None = None,
+    scope: Scope | None = None,
 ) -> dict[str, Any]:
     """The ``/v1/ask`` request for one question (``style`` left out when it is the default)."""
     body: dict[str, Any] = {"question": question, "top_k": top_k, "collection": collection}
     body["history"] = [{"role": role, "content": content} for role, content in history]
     if style not in (None, DEFAULT_STYLE):
         body["style"] = style
+    if scope is not None:
+        body["scope"] = scope
     return body
 
 
@@ -161,19 +169,21 @@ class Target:
         return payload
 
     async def search(
-        self, question: str, history: Turns = ()
+        self, question: str, history: Turns = (), scope: Scope | None = None
     ) -> tuple[list[dict[str, Any]], float]:
         started = time.perf_counter()
         query = search_query(question, history)
-        body = {"query": query, "top_k": SEARCH_K, "collection": self.collection}
+        body: dict[str, Any] = {"query": query, "top_k": SEARCH_K, "collection": self.collection}
+        if scope is not None:
+            body["scope"] = scope
         hits = (await self._post("/v1/search", body))["hits"]
         return hits, (time.perf_counter() - started) * 1000
 
     async def ask(
-        self, question: str, top_k: int, history: Turns = ()
+        self, question: str, top_k: int, history: Turns = (), scope: Scope | None = None
     ) -> tuple[dict[str, Any], Timings]:
         """The final answer and its timings (ms)."""
-        body = ask_body(question, top_k, self.collection, history, self.style)
+        body = ask_body(question, top_k, self.collection, history, self.style, scope)
         if not self.streamed:
             answer = await self._post("/v1/ask", body)
             return answer, dict(answer["timings"])
@@ -211,10 +221,12 @@ class Target:
                 return data, timings
         raise TargetError("/v1/ask stream ended without a final answer")
 
-    async def observe(self, question: str, top_k: int, history: Turns = ()) -> Observation:
-        """Search and ask one question (after ``history``), timed."""
-        hits, search_ms = await self.search(question, history)
-        answer, timings = await self.ask(question, top_k, history)
+    async def observe(
+        self, question: str, top_k: int, history: Turns = (), scope: Scope | None = None
+    ) -> Observation:
+        """Search and ask one question (after ``history``, within ``scope``), timed."""
+        hits, search_ms = await self.search(question, history, scope)
+        answer, timings = await self.ask(question, top_k, history, scope)
         return observation(answer, hits, timings | {"search_ms": search_ms})
 
     async def describe(self) -> dict[str, Any]:

@@ -47,7 +47,33 @@
         "Ask a question about the course materials. Answers quote the passages they come from.",
       placeholder: data.placeholder || "Ask a question…",
       showSources: data.showSources !== "false",
+      scope: scopeOf(data.scope),
+      scopeLabel: data.scopeLabel || null,
     };
+  }
+
+  function scopeOf(attribute) {
+    // data-scope: the API's scope object as JSON, e.g. {"source_prefix": "week3/"}.
+    if (!attribute) return null;
+    try {
+      const scope = JSON.parse(attribute);
+      if (scope && typeof scope === "object" && !Array.isArray(scope)) return scope;
+    } catch {
+      // Reported below.
+    }
+    console.warn("syllabus: data-scope is not a JSON object; asking the whole course");
+    return null;
+  }
+
+  function scopeName(config) {
+    // What the panel says it is asking about.
+    if (config.scopeLabel) return config.scopeLabel;
+    const { documents, source_prefix: prefix, heading_prefix: heading } = config.scope;
+    const parts = [];
+    if (Array.isArray(heading) && heading.length) parts.push(heading.map(String).join(" › "));
+    if (Array.isArray(documents) && documents.length) parts.push(documents.map(String).join(", "));
+    if (typeof prefix === "string") parts.push(prefix);
+    return parts.join(" · ") || "part of the course";
   }
 
   /* DOM helpers: children are appended as nodes or text, never as markup. */
@@ -641,6 +667,7 @@
       const turns = saved && Array.isArray(saved.turns) ? saved.turns : [];
       return {
         open: Boolean(saved && saved.open),
+        scoped: !(saved && saved.scoped === false), // a scope stays on unless widened
         turns: turns.filter((turn) => turn && typeof turn.question === "string").map(restored),
       };
     }
@@ -657,7 +684,7 @@
         quote: turn.status === "done" ? turn.quote : null,
       }));
       try {
-        sessionStorage.setItem(this.key, JSON.stringify({ open: this.state.open, turns }));
+        sessionStorage.setItem(this.key, JSON.stringify({ open: this.state.open, scoped: this.state.scoped, turns }));
       } catch {
         // Full or disabled storage: the conversation lasts as long as the page.
       }
@@ -728,6 +755,7 @@
           onkeydown: (event) => this.onKey(event),
         },
         this.header(),
+        this.scopeBar(),
         this.log,
         this.composer(),
         h("p", { class: "note" }, NOTE),
@@ -760,6 +788,29 @@
           "×",
         ),
       );
+    }
+
+    scopeBar() {
+      // With data-scope the panel says what it asks about; one click widens it.
+      if (!this.config.scope) return null;
+      this.scopeText = h("span", { class: "scope-text" });
+      this.scopeButton = h("button", {
+        type: "button",
+        class: "scope-toggle",
+        onclick: () => this.setScoped(!this.state.scoped),
+      });
+      this.scopeLine = h("p", { class: "scope" }, this.scopeText, this.scopeButton);
+      this.setScoped(this.state.scoped);
+      return this.scopeLine;
+    }
+
+    setScoped(scoped) {
+      this.state.scoped = scoped;
+      const name = scopeName(this.config);
+      this.scopeLine.dataset.scoped = String(scoped);
+      this.scopeText.textContent = scoped ? `Asking about: ${name}` : "Asking the whole course";
+      this.scopeButton.textContent = scoped ? "Ask the whole course" : `Only ${name}`;
+      this.save();
     }
 
     composer() {
@@ -884,6 +935,7 @@
       ]);
       const body = { question: turn.question, history, stream: true };
       if (this.config.collection) body.collection = this.config.collection;
+      if (this.config.scope && this.state.scoped) body.scope = this.config.scope;
       return body;
     }
 

@@ -59,6 +59,7 @@ class ScriptedStream:
 
     def __init__(self) -> None:
         self.steps: queue.Queue[str | None] = queue.Queue()
+        self.requests: list[dict[str, Any]] = []  # the bodies the widget sent
 
     def send(self, *frames: tuple[str, object]) -> None:
         self.steps.put(events(*frames))
@@ -82,7 +83,8 @@ class _SiteHandler(SimpleHTTPRequestHandler):
         if self.path != "/v1/ask":
             self.send_error(404)
             return
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.site.stream.requests.append(json.loads(body or b"{}"))
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()  # HTTP/1.0: the body ends when the connection closes

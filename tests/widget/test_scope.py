@@ -1,0 +1,70 @@
+"""A widget scoped to the page's part of the course says so, and widens in one click."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.widget.conftest import CITE, Chat, ScriptedStream, Site, serve_widget
+
+pytestmark = pytest.mark.integration
+
+SCOPE = {"source_prefix": "week3/", "heading_prefix": ["Attention"]}
+
+
+def answered(stream: ScriptedStream) -> None:
+    stream.send(
+        ("citations", {"citations": [CITE]}),
+        ("done", {"answer": "Scores are divided by sqrt(d_k) [1].", "mode": "extractive",
+                  "citations": [CITE]}),
+    )  # fmt: skip
+    stream.end()  # the answer's stream closes; the next question opens another
+
+
+def test_a_scoped_widget_asks_about_its_part_until_widened(chat: Chat, site: Site) -> None:
+    serve_widget(site)
+    site.stream = stream = ScriptedStream()
+    page = site.embed(
+        "scoped.html", site.allowed, scope=json.dumps(SCOPE), scope_label="Week 3: attention"
+    )
+    chat.page.goto(site.allowed + page)
+    chat.open()
+    line = chat.part(".scope")
+    expect(line).to_contain_text("Asking about: Week 3: attention")
+    chat.screenshot("scoped")
+
+    answered(stream)
+    chat.ask("Why divide by sqrt(d_k)?")
+    assert stream.requests[-1]["scope"] == SCOPE
+
+    line.get_by_role("button", name="Ask the whole course").click()
+    expect(line).to_contain_text("Asking the whole course")
+    answered(stream)
+    chat.ask("And in BERT?")
+    assert "scope" not in stream.requests[-1]
+
+    chat.page.reload()  # the learner's choice lasts the session (the panel stays open)
+    expect(chat.panel).to_be_visible()
+    expect(chat.part(".scope")).to_contain_text("Asking the whole course")
+    chat.part(".scope").get_by_role("button", name="Only Week 3: attention").click()
+    answered(stream)
+    chat.ask("What is a head?")
+    assert stream.requests[-1]["scope"] == SCOPE
+
+
+def test_without_a_label_the_scope_is_named_by_its_parts(chat: Chat, site: Site) -> None:
+    serve_widget(site)
+    site.stream = ScriptedStream()
+    chat.page.goto(site.allowed + site.embed("parts.html", site.allowed, scope=json.dumps(SCOPE)))
+    chat.open()
+    expect(chat.part(".scope")).to_contain_text("Asking about: Attention · week3/")
+    site.stream.end()
+
+
+def test_a_widget_without_a_scope_shows_no_scope_line(chat: Chat, site: Site) -> None:
+    serve_widget(site)
+    chat.page.goto(site.allowed + site.embed("plain.html", site.allowed))
+    chat.open()
+    expect(chat.part(".scope")).to_have_count(0)
