@@ -26,6 +26,7 @@ from service.answering import Answerer, AnswerPolicy, GroundingChecker
 from service.auth import Keyring
 from service.documents import Documents
 from service.errors import ServiceError
+from service.feedback import AnswerJournal
 from service.generation.base import Generator
 from service.generation.factory import build_generator
 from service.jobs import Jobs
@@ -33,7 +34,17 @@ from service.library import Library
 from service.metrics import Metrics
 from service.middleware import CrossOrigin, GuardAndMeasure
 from service.ratelimit import RateLimiter
-from service.routes import ask, collections, documents, health, jobs, openai, search, widget
+from service.routes import (
+    ask,
+    collections,
+    documents,
+    feedback,
+    health,
+    jobs,
+    openai,
+    search,
+    widget,
+)
 from service.routes.disconnect import ClientGone
 from service.settings import Settings
 
@@ -149,6 +160,7 @@ def create_app(
                 prompt_passages=settings.prompt_passages,
                 max_passage_chars=settings.max_passage_chars,
             ),
+            app.state.journal,
         )
         if settings.admin_api:
             # Ingestion gets its own copy of the model: a tokenizer is not shared
@@ -164,6 +176,7 @@ def create_app(
             yield
         finally:
             app.state.answerer = None
+            app.state.journal.close()
             if app.state.jobs is not None:
                 await to_thread.run_sync(app.state.jobs.close)
             if generator is None:
@@ -179,13 +192,17 @@ def create_app(
     app.state.metrics = metrics
     app.state.answerer = app.state.jobs = app.state.documents = None
     app.state.keyring = Keyring(settings.admin_api_keys, settings.ask_api_keys)
-    app.state.limiter = (
-        RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
-        if settings.rate_limit_per_minute > 0
-        else None
-    )
+
+    def limiter() -> RateLimiter | None:
+        if settings.rate_limit_per_minute <= 0:
+            return None
+        return RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+
+    app.state.limiter = limiter()
+    app.state.feedback_limiter = limiter()  # ratings have a budget of their own
+    app.state.journal = AnswerJournal()
     _install_error_handlers(app)
-    routers = [ask, search, openai, collections, health, widget]
+    routers = [ask, search, openai, feedback, collections, health, widget]
     if settings.admin_api:
         routers += [documents, jobs]
     for module in routers:

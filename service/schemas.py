@@ -181,6 +181,7 @@ class Quote(BaseModel):
 
 
 class AskResponse(BaseModel):
+    answer_id: str = Field(description="The answer's id, for POST /v1/feedback.")
     answer: str
     mode: Mode
     citations: list[Citation]
@@ -193,6 +194,19 @@ class AskResponse(BaseModel):
     timings: Timings
     model: str
     collection: str
+
+
+class FeedbackRequest(Strict):
+    answer_id: str = Field(min_length=1, max_length=64, description="From the answer.")
+    helpful: bool
+    comment: str | None = Field(None, max_length=500, description="Optional, a sentence or two.")
+    collection: CollectionName | None = None
+
+
+class FeedbackResponse(BaseModel):
+    answer_id: str
+    helpful: bool
+    stored: bool = True
 
 
 class SearchHit(BaseModel):

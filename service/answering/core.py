@@ -37,6 +37,7 @@ from service.answering.prompt import (
 from service.answering.retrieve import Question, Retrieval, citation, retrieve
 from service.answering.vectors import SentenceVectors
 from service.answering.verify import GroundingChecker, Verdict
+from service.feedback import AnswerJournal
 from service.generation.base import GenerationParams, Generator, Message
 from service.library import Library
 from service.schemas import (
@@ -119,8 +120,10 @@ class Answerer:
         generator: Generator,
         checker: GroundingChecker,
         policy: AnswerPolicy,
+        journal: AnswerJournal | None = None,
     ) -> None:
         self._library = library
+        self._journal = journal or AnswerJournal()
         self._embedder = embedder
         self._generator = generator
         self._checker = checker
@@ -289,7 +292,10 @@ class Answerer:
         quote: Quote | None = None,
     ) -> Event:
         best = run.retrieval.best_score
+        folder = self._library.reader(run.question.collection).root
+        answer_id = self._journal.record(folder, run.question.text, text, mode)
         response = AskResponse(
+            answer_id=answer_id,
             answer=text,
             mode=mode,
             citations=citations,

@@ -97,6 +97,7 @@ def _extras(answer: AskResponse) -> dict[str, object]:
     return {
         "citations": [c.model_dump() for c in answer.citations],
         "syllabus": {
+            "answer_id": answer.answer_id,
             "mode": answer.mode,
             "grounding": answer.grounding.model_dump(),
             "quote": quote,

@@ -500,8 +500,10 @@
       this.detail = h("div", { class: "source", id: `${this.id}-source`, hidden: true });
       this.chips = showSources && chipped.length ? this.chipList(chipped) : null;
       const status = stage && h("p", { class: "status", role: "status" }, stage);
+      const rating = this.turn.status === "done" && this.turn.answerId ? this.ratingRow() : null;
       // replaceChildren, unlike h, would insert a missing part as the text "null".
-      this.bot.replaceChildren(...[status, answer, quote, this.chips, this.detail].filter(Boolean));
+      const parts = [status, answer, quote, this.chips, this.detail, rating];
+      this.bot.replaceChildren(...parts.filter(Boolean));
       this.reveal(open);
     }
 
@@ -588,6 +590,51 @@
       }
     }
 
+    ratingRow() {
+      // "Did this help?" Yes / No; after No, an optional comment. One rating per answer.
+      const { turn } = this;
+      if (turn.rating && turn.rating.sent) {
+        const thanks = turn.rating.helpful ? "Thanks for the feedback." : "Thanks: noted.";
+        return h("p", { class: "rating done", role: "status" }, thanks);
+      }
+      const choose = (helpful) => {
+        turn.rating = { helpful, sent: false, failed: null };
+        if (helpful) this.widget.rate(turn, null);
+        else this.render();
+      };
+      const pressed = (helpful) => String(turn.rating ? turn.rating.helpful === helpful : false);
+      const row = h(
+        "div",
+        { class: "rating" },
+        h("span", { class: "rating-ask" }, "Did this help?"),
+        h("button", { type: "button", "aria-pressed": pressed(true), onclick: () => choose(true) }, "Yes"),
+        h("button", { type: "button", "aria-pressed": pressed(false), onclick: () => choose(false) }, "No"),
+      );
+      if (turn.rating && turn.rating.failed) {
+        row.append(h("span", { class: "rating-error", role: "alert" }, turn.rating.failed));
+      }
+      if (!turn.rating || turn.rating.helpful) return row;
+      const comment = h("input", {
+        type: "text",
+        maxlength: "500",
+        placeholder: "What was missing? (optional)",
+        "aria-label": "What was missing? (optional)",
+      });
+      const form = h(
+        "form",
+        {
+          class: "rating-comment",
+          onsubmit: (event) => {
+            event.preventDefault();
+            this.widget.rate(turn, comment.value.trim() || null);
+          },
+        },
+        comment,
+        h("button", { type: "submit" }, "Send"),
+      );
+      return h("div", {}, row, form);
+    }
+
     renderAbstained() {
       this.bot.classList.add("abstained");
       this.bot.replaceChildren(
@@ -624,6 +671,8 @@
       drafted: [],
       stage: null,
       quote: null,
+      answerId: null,
+      rating: null,
     };
   }
 
@@ -645,6 +694,8 @@
       status: done ? "done" : "error",
       problem: done ? null : problem || { text: INTERRUPTED, wait: false },
       quote: done ? quoteOf(turn.quote) : null,
+      answerId: done && typeof turn.answerId === "string" ? turn.answerId : null,
+      rating: done && turn.rating && turn.rating.sent ? { ...turn.rating, failed: null } : null,
     };
   }
 
@@ -682,6 +733,8 @@
         status: turn.status,
         problem: turn.problem,
         quote: turn.status === "done" ? turn.quote : null,
+        answerId: turn.status === "done" ? turn.answerId : null,
+        rating: turn.rating,
       }));
       try {
         sessionStorage.setItem(this.key, JSON.stringify({ open: this.state.open, scoped: this.state.scoped, turns }));
@@ -973,6 +1026,26 @@
       }
     }
 
+    async rate(turn, comment) {
+      const view = this.views.get(turn);
+      const body = { answer_id: turn.answerId, helpful: turn.rating.helpful };
+      if (comment) body.comment = comment.slice(0, 500);
+      if (this.config.collection) body.collection = this.config.collection;
+      try {
+        const response = await fetch(`${this.config.api}/v1/feedback`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify(body),
+        });
+        if (!response.ok) throw await failure(response);
+        turn.rating = { helpful: turn.rating.helpful, sent: true, failed: null };
+        this.save();
+      } catch (error) {
+        turn.rating = { ...turn.rating, failed: describe(error).text };
+      }
+      if (view) view.render();
+    }
+
     onEvent(turn, view, event, data) {
       if (event === "citations") {
         turn.retrieved = Array.isArray(data.citations) ? data.citations : [];
@@ -998,6 +1071,7 @@
         turn.mode = data.mode;
         turn.citations = Array.isArray(data.citations) ? data.citations : [];
         turn.quote = quoteOf(data.quote);
+        turn.answerId = typeof data.answer_id === "string" ? data.answer_id : null;
         turn.status = "done";
         turn.stage = null;
         view.render();

@@ -242,16 +242,22 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 
 @pytest.fixture(scope="package")
+def api_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The server's folder: its collections are under ``collections/``."""
+    return tmp_path_factory.mktemp("widget-server")
+
+
+@pytest.fixture(scope="package")
 def api(
     demo_index: tuple[IndexReader, IngestReport],
     xss_index: tuple[IndexReader, IngestReport],
     site: Site,
-    tmp_path_factory: pytest.TempPathFactory,
+    api_home: Path,
 ) -> Iterator[str]:
     """The base URL of a `syllabus serve` that lets the site's allowed origin call it."""
     collections = {"default": demo_index[0].root, "xss": xss_index[0].root}
     env = {"SYLLABUS_CORS_ORIGINS": site.allowed}
-    with serving(collections, tmp_path_factory.mktemp("widget-server"), env) as url:
+    with serving(collections, api_home, env) as url:
         yield url
 
 

@@ -1,0 +1,37 @@
+"""POST /v1/feedback: a learner's helpful / not helpful on one answer, with a comment."""
+
+from __future__ import annotations
+
+from anyio import to_thread
+from fastapi import APIRouter, Request
+
+from service.deps import CallerDep, LibraryDep, SettingsDep
+from service.feedback import AnswerJournal
+from service.ratelimit import RateLimiter
+from service.schemas import FeedbackRequest, FeedbackResponse, error_responses
+
+router = APIRouter(tags=["feedback"])
+
+
+@router.post(
+    "/v1/feedback",
+    response_model=FeedbackResponse,
+    responses=error_responses(400, 401, 404, 413, 415, 422, 429, 503),
+)
+async def feedback(
+    body: FeedbackRequest,
+    request: Request,
+    library: LibraryDep,
+    settings: SettingsDep,
+    caller: CallerDep,
+) -> FeedbackResponse:
+    limiter: RateLimiter | None = request.app.state.feedback_limiter
+    if limiter is not None:
+        limiter.check(caller.identity)
+    reader = await to_thread.run_sync(library.reader, body.collection or settings.collection)
+    journal: AnswerJournal = request.app.state.journal
+    comment = body.comment.strip() or None if body.comment else None
+    await to_thread.run_sync(
+        lambda: journal.rate(reader.root, body.answer_id, body.helpful, comment)
+    )
+    return FeedbackResponse(answer_id=body.answer_id, helpful=body.helpful)

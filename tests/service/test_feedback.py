@@ -1,0 +1,127 @@
+"""Helpful / not helpful on an answer: kept across restarts, only for answers given."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.feedback import FEEDBACK_NAME, AnswerJournal
+from service.schemas import ErrorBody
+from service.settings import Settings
+from tests.conftest import FakeEmbedder
+from tests.service.conftest import FakeGenerator
+
+QUESTION = {"question": "How does Adam correct its bias?"}
+
+
+def asked(client: TestClient) -> str:
+    response = client.post("/v1/ask", json=QUESTION)
+    assert response.status_code == 200
+    answer_id = response.json()["answer_id"]
+    assert isinstance(answer_id, str) and len(answer_id) >= 16
+    return answer_id
+
+
+def test_a_rating_is_kept_and_survives_a_restart(
+    client: TestClient, settings: Settings, fake_generator: FakeGenerator
+) -> None:
+    answer_id = asked(client)
+    response = client.post("/v1/feedback", json={"answer_id": answer_id, "helpful": False})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"answer_id": answer_id, "helpful": False, "stored": True}
+
+    folder = settings.data_dir / "default"
+    app = create_app(settings, embedder=FakeEmbedder(), generator=fake_generator)
+    with TestClient(app) as restarted:
+        # The answer given before the restart can still be rated: the new rating replaces it.
+        again = {"answer_id": answer_id, "helpful": True}
+        assert restarted.post("/v1/feedback", json=again).status_code == 200
+    journal = AnswerJournal()
+    (question, answer, helpful, comment), *rest = journal.ratings(folder)
+    journal.close()
+    assert rest == [] and question == QUESTION["question"] and helpful is True
+    assert answer and comment is None
+
+
+def test_a_comment_is_kept_with_its_answer(client: TestClient, settings: Settings) -> None:
+    answer_id = asked(client)
+    body = {"answer_id": answer_id, "helpful": False, "comment": "  It skipped the formula. "}
+    assert client.post("/v1/feedback", json=body).status_code == 200
+    journal = AnswerJournal()
+    [(_, _, helpful, comment)] = journal.ratings(settings.data_dir / "default")
+    journal.close()
+    assert (helpful, comment) == (False, "It skipped the formula.")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"answer_id": "forged-id-0123456789", "helpful": True},
+        {"answer_id": "x" * 64, "helpful": False},
+    ],
+)
+def test_an_answer_never_given_cannot_be_rated(client: TestClient, body: dict[str, object]) -> None:
+    asked(client)
+    response = client.post("/v1/feedback", json=body)
+    assert response.status_code == 404
+    assert ErrorBody.model_validate(response.json()).error.code == "not_found"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"helpful": True},
+        {"answer_id": "abc", "helpful": "maybe"},
+        {"answer_id": "abc", "helpful": True, "comment": "x" * 501},
+        {"answer_id": "x" * 65, "helpful": True},
+        {"answer_id": "abc", "helpful": True, "learner": "me"},
+    ],
+)
+def test_a_malformed_rating_is_a_422(client: TestClient, body: dict[str, object]) -> None:
+    response = client.post("/v1/feedback", json=body)
+    assert response.status_code == 422
+    ErrorBody.model_validate(response.json())
+
+
+def test_the_stream_and_the_openai_endpoint_carry_the_answer_id(client: TestClient) -> None:
+    with client.stream("POST", "/v1/ask", json=QUESTION | {"stream": True}) as response:
+        frames = [line for line in response.iter_lines() if line.startswith("data: ")]
+    done = json.loads(frames[-1].removeprefix("data: "))
+    streamed = {"answer_id": done["answer_id"], "helpful": True}
+    assert client.post("/v1/feedback", json=streamed).status_code == 200
+    body = {"model": "default", "messages": [{"role": "user", "content": QUESTION["question"]}]}
+    completion = client.post("/v1/chat/completions", json=body).json()
+    answer_id = completion["syllabus"]["answer_id"]
+    rated = client.post("/v1/feedback", json={"answer_id": answer_id, "helpful": True})
+    assert rated.status_code == 200
+
+
+def test_the_store_holds_no_address_and_stays_bounded(tmp_path: Path) -> None:
+    journal = AnswerJournal(max_answers=5)
+    ids = [journal.record(tmp_path, f"question {i}", "an answer", "extractive") for i in range(8)]
+    with pytest.raises(Exception, match="no answer"):
+        journal.rate(tmp_path, ids[0], True, None)  # among the oldest, forgotten
+    journal.rate(tmp_path, ids[-1], True, None)
+    journal.close()
+    stored = (tmp_path / FEEDBACK_NAME).read_bytes()
+    assert b"testclient" not in stored and b"127.0.0.1" not in stored
+
+
+def test_a_flood_of_ratings_is_limited(tmp_path: Path) -> None:
+    from tests.service.conftest import ingest_notes
+
+    settings = Settings(data_dir=tmp_path / "collections", rate_limit_per_minute=1,
+                        rate_limit_burst=3)  # fmt: skip
+    ingest_notes(settings.data_dir)
+    app = create_app(settings, embedder=FakeEmbedder(), generator=FakeGenerator())
+    with TestClient(app) as client:
+        answer_id = asked(client)
+        codes = [
+            client.post("/v1/feedback", json={"answer_id": answer_id, "helpful": True}).status_code
+            for _ in range(5)
+        ]
+    assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
