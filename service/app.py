@@ -31,6 +31,7 @@ from service.generation.base import Generator
 from service.generation.factory import build_generator
 from service.jobs import Jobs
 from service.library import Library
+from service.links import SourceLinks
 from service.metrics import Metrics
 from service.middleware import CrossOrigin, GuardAndMeasure
 from service.ratelimit import RateLimiter
@@ -161,6 +162,7 @@ def create_app(
                 max_passage_chars=settings.max_passage_chars,
             ),
             app.state.journal,
+            SourceLinks(settings.source_urls),
         )
         if settings.admin_api:
             # Ingestion gets its own copy of the model: a tokenizer is not shared

@@ -129,6 +129,13 @@ class Citation(BaseModel):
     heading_path: list[str]
     snippet: str
     score: float
+    start: int = Field(description="Where the passage starts in the document's source text.")
+    end: int = Field(description="Where it ends (exclusive).")
+    url: str | None = Field(
+        None,
+        description="Where a learner can open it: the document's public URL with an anchor "
+        "for its section or page (SYLLABUS_SOURCE_URLS), or null when none is known.",
+    )
 
 
 class SentenceGrounding(BaseModel):

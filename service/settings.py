@@ -167,6 +167,13 @@ class Settings(BaseSettings):
         "comma-separated; none: same-origin only.",
     )
 
+    source_urls: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Per collection, source prefix -> the public URL prefix (or template "
+        'with {path} or {stem}) of those documents, as JSON: {"default": {"corpus/": '
+        '"https://course.example.org/notes/{stem}.html"}}. Citations then link there.',
+    )
+
     admin_api: bool = Field(
         False,
         description="Serve the document endpoints (/v1/documents, /v1/reindex, /v1/jobs); "
@@ -232,6 +239,20 @@ class Settings(BaseSettings):
                 "set SYLLABUS_ASK_API_KEYS (or SYLLABUS_ADMIN_API_KEYS)"
             )
         return self
+
+    @field_validator("source_urls")
+    @classmethod
+    def _web_addresses(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for collection, prefixes in value.items():
+            for prefix, site in prefixes.items():
+                if not re.match(r"https?://[^/\s]+", site):
+                    raise ValueError(f"{collection} {prefix!r}: {site!r} is not an http(s) URL")
+                try:
+                    site.format(path="", stem="")
+                except (KeyError, IndexError, ValueError) as exc:
+                    known = "{path} and {stem}"
+                    raise ValueError(f"{collection} {prefix!r}: only {known}") from exc
+        return value
 
     @field_validator("cors_origins")
     @classmethod

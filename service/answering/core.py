@@ -40,6 +40,7 @@ from service.answering.verify import GroundingChecker, Verdict
 from service.feedback import AnswerJournal
 from service.generation.base import GenerationParams, Generator, Message
 from service.library import Library
+from service.links import SourceLinks
 from service.schemas import (
     AnswerStyle,
     AskResponse,
@@ -121,9 +122,11 @@ class Answerer:
         checker: GroundingChecker,
         policy: AnswerPolicy,
         journal: AnswerJournal | None = None,
+        links: SourceLinks | None = None,
     ) -> None:
         self._library = library
         self._journal = journal or AnswerJournal()
+        self._links = links or SourceLinks({})
         self._embedder = embedder
         self._generator = generator
         self._checker = checker
@@ -166,7 +169,10 @@ class Answerer:
             yield Event("citations", {"citations": []})
             yield self._abstained(run, decision.reason)
             return
-        run.citations = [citation(n, hit) for n, hit in enumerate(run.retrieval.hits, start=1)]
+        run.citations = [
+            citation(n, hit, self._links.url(question.collection, hit.chunk))
+            for n, hit in enumerate(run.retrieval.hits, start=1)
+        ]
         yield Event("citations", {"citations": [c.model_dump() for c in run.citations]})
         unit = await self._bounded(
             lambda: best_unit(run.vectors, question.text, run.retrieval.hits, style=question.style)

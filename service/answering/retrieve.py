@@ -77,7 +77,7 @@ def scoped_search(
         raise ScopeEmpty(str(exc)) from exc
 
 
-def citation(n: int, hit: Hit) -> Citation:
+def citation(n: int, hit: Hit, url: str | None = None) -> Citation:
     chunk = hit.chunk
     snippet = chunk.text if len(chunk.text) <= _SNIPPET_CHARS else chunk.text[:_SNIPPET_CHARS] + "…"
     return Citation(
@@ -89,4 +89,7 @@ def citation(n: int, hit: Hit) -> Citation:
         heading_path=list(chunk.heading_path),
         snippet=snippet,
         score=round(hit.score, 6),
+        start=chunk.start,
+        end=chunk.end,
+        url=url,
     )

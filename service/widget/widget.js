@@ -428,7 +428,8 @@
     const meta = [...sectionOf(cite)];
     if (cite.page != null) meta.push(`page ${cite.page}`);
     meta.push(String(cite.source));
-    const url = webAddress(String(cite.source));
+    // The document's public place when the service knows it, else a source that is a URL.
+    const url = (typeof cite.url === "string" && webAddress(cite.url)) || webAddress(String(cite.source));
     return [
       h("p", { class: "source-title" }, `[${cite.n}] ${cite.title}`),
       h("p", { class: "source-meta" }, meta.join(" · ")),
