@@ -162,7 +162,7 @@ def create_app(
                 max_passage_chars=settings.max_passage_chars,
             ),
             app.state.journal,
-            SourceLinks(settings.source_urls),
+            app.state.links,
         )
         if settings.admin_api:
             # Ingestion gets its own copy of the model: a tokenizer is not shared
@@ -203,6 +203,7 @@ def create_app(
     app.state.limiter = limiter()
     app.state.feedback_limiter = limiter()  # ratings have a budget of their own
     app.state.journal = AnswerJournal()
+    app.state.links = SourceLinks(settings.source_urls)
     _install_error_handlers(app)
     routers = [ask, search, openai, feedback, collections, health, widget]
     if settings.admin_api:

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import Depends, Request
 
+from indexes import Scope
 from service.answering import Answerer
 from service.auth import Caller, Keyring, require_admin
 from service.documents import Documents
 from service.errors import NotReady
 from service.jobs import Jobs
 from service.library import Library
+from service.links import SourceLinks
 from service.metrics import Metrics
 from service.ratelimit import RateLimiter
+from service.schemas import SearchScope
 from service.settings import Settings
 
 
@@ -86,3 +90,15 @@ async def get_admin(request: Request) -> Caller:
 
 AskerDep = Annotated[Caller, Depends(get_limited_caller)]
 AdminDep = Annotated[Caller, Depends(get_admin)]
+
+
+async def request_scope(
+    request: Request, collection: str, wanted: SearchScope | None
+) -> Scope | None:
+    """The index's scope for a request's ``scope`` (a ``page`` resolved to the documents
+    published there); ``None`` for the whole collection."""
+    if wanted is None:
+        return None
+    reader = await to_thread.run_sync(get_library(request).reader, collection)
+    links: SourceLinks = request.app.state.links
+    return await to_thread.run_sync(lambda: links.resolve(collection, wanted, reader))

@@ -13,8 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import PurePosixPath
+from urllib.parse import urlsplit
 
-from indexes import Chunk
+from indexes import Chunk, IndexReader, Scope
+from service.errors import ScopeEmpty
+from service.schemas import SearchScope
 
 _WEB = re.compile(r"^https?://", re.IGNORECASE)
 _NOT_IN_SLUG = re.compile(r"[^\w\- ]", re.UNICODE)
@@ -23,6 +26,14 @@ _NOT_IN_SLUG = re.compile(r"[^\w\- ]", re.UNICODE)
 def heading_anchor(heading: str) -> str:
     """GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens."""
     return _NOT_IN_SLUG.sub("", heading.strip().lower()).replace(" ", "-")
+
+
+def page_key(url: str) -> str:
+    """A page's address as pages are compared: no query or fragment, no trailing slash or
+    index.html, the host in lower case."""
+    parts = urlsplit(url.strip())
+    path = parts.path.removesuffix("index.html").rstrip("/")
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{path}"
 
 
 class SourceLinks:
@@ -34,15 +45,44 @@ class SourceLinks:
         }
 
     def url(self, collection: str, chunk: Chunk) -> str | None:
-        if _WEB.match(chunk.source):
-            return chunk.source
+        page = self.page(collection, chunk.source)
+        if page is None or page == chunk.source:
+            return page
+        return page + self._anchor(chunk)
+
+    def page(self, collection: str, source: str) -> str | None:
+        """The public page of a document, without an anchor."""
+        if _WEB.match(source):
+            return source
         for prefix, site in self._mapping.get(collection, []):
-            if chunk.source.startswith(prefix):
-                rest = chunk.source[len(prefix) :]
+            if source.startswith(prefix):
+                rest = source[len(prefix) :]
                 stem = str(PurePosixPath(rest).with_suffix("")) if rest else rest
-                base = site.format(path=rest, stem=stem) if "{" in site else site + rest
-                return base + self._anchor(chunk)
+                return site.format(path=rest, stem=stem) if "{" in site else site + rest
         return None
+
+    def resolve(
+        self, collection: str, wanted: SearchScope | None, reader: IndexReader
+    ) -> Scope | None:
+        """The index's scope for a request's: its ``page`` becomes the documents published
+        at that address (``ScopeEmpty`` when none is)."""
+        if wanted is None:
+            return None
+        scope = wanted.to_scope()
+        if wanted.page is None:
+            return scope
+        key = page_key(wanted.page)
+        named = set(wanted.documents)
+        at = [
+            d.source
+            for d in reader.documents()
+            if (page := self.page(collection, d.source)) is not None
+            and page_key(page) == key
+            and (not named or d.source in named or d.doc_id in named)
+        ]
+        if not at:
+            raise ScopeEmpty(f"no document of {collection} is published at {wanted.page}")
+        return Scope(tuple(at), scope.source_prefix, scope.heading_prefix)
 
     @staticmethod
     def _anchor(chunk: Chunk) -> str:

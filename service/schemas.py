@@ -57,6 +57,7 @@ _NAMES_A_PART: JsonDict = {
         {"required": ["documents"], "properties": {"documents": {"minItems": 1}}},
         {"required": ["source_prefix"], "properties": {"source_prefix": {"type": "string"}}},
         {"required": ["heading_prefix"], "properties": {"heading_prefix": {"minItems": 1}}},
+        {"required": ["page"], "properties": {"page": {"type": "string"}}},
     ]
 }
 
@@ -81,10 +82,19 @@ class SearchScope(Strict):
         '(case-blind), e.g. ["Attention", "Scaled Dot-Product Attention"].',
     )
 
+    page: str | None = Field(
+        None,
+        min_length=1,
+        max_length=2000,
+        pattern=r"^https?://",
+        description="The documents published at this page (SYLLABUS_SOURCE_URLS): the "
+        'widget\'s data-scope="page" sends the page it is on.',
+    )
+
     @model_validator(mode="after")
     def _names_something(self) -> SearchScope:
-        if not (self.documents or self.source_prefix or self.heading_prefix):
-            raise ValueError("a scope names documents, a source_prefix or a heading_prefix")
+        if not (self.documents or self.source_prefix or self.heading_prefix or self.page):
+            raise ValueError("a scope names documents, a source_prefix, a heading_prefix or a page")
         return self
 
     def to_scope(self) -> Scope:

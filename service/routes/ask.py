@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from service.answering import Question
-from service.deps import AnswererDep, AskerDep, MetricsDep, SettingsDep
+from service.deps import AnswererDep, AskerDep, MetricsDep, SettingsDep, request_scope
 from service.errors import Overloaded
 from service.generation.base import Message
 from service.routes.disconnect import unless_disconnected
@@ -36,13 +36,14 @@ async def ask(
     metrics: MetricsDep,
     _: AskerDep,
 ) -> AskResponse | StreamingResponse:
+    collection = body.collection or settings.collection
     question = Question(
         text=body.question,
-        collection=body.collection or settings.collection,
+        collection=collection,
         top_k=body.top_k,
         history=[Message(t.role, t.content) for t in body.history],
         style=body.style,
-        scope=body.scope.to_scope() if body.scope else None,
+        scope=await request_scope(request, collection, body.scope),
     )
     if wants_stream(body, request):
         generator = request.app.state.generator

@@ -21,8 +21,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from indexes import Scope
 from service.answering import Question
-from service.deps import AnswererDep, AskerDep, LibraryDep, MetricsDep
+from service.deps import AnswererDep, AskerDep, LibraryDep, MetricsDep, request_scope
 from service.errors import ServiceError, ValidationFailed
 from service.generation.base import Message
 from service.routes.disconnect import unless_disconnected
@@ -76,7 +77,7 @@ def _unpaired_surrogate(text: str) -> bool:
     return False
 
 
-def _question(body: ChatCompletionRequest) -> Question:
+def _question(body: ChatCompletionRequest, scope: Scope | None) -> Question:
     turns = [m for m in body.messages if m.role in ("user", "assistant")]
     if not turns or turns[-1].role != "user" or not turns[-1].text().strip():
         raise ValidationFailed("the last message must be a non-empty user message (the question)")
@@ -86,7 +87,6 @@ def _question(body: ChatCompletionRequest) -> Question:
     if len(text) > MAX_QUESTION_CHARS:
         raise ValidationFailed(f"the question is longer than {MAX_QUESTION_CHARS} characters")
     history = [Message(t.role, t.text()) for t in turns[:-1]]  # type: ignore[arg-type]
-    scope = body.scope.to_scope() if body.scope else None
     return Question(
         text=text, collection=body.model, history=history, style=body.style, scope=scope
     )
@@ -170,8 +170,8 @@ async def chat_completions(
     metrics: MetricsDep,
     _: AskerDep,
 ) -> object:
-    question = _question(body)
-    await to_thread.run_sync(library.reader, question.collection)  # 404 before streaming starts
+    await to_thread.run_sync(library.reader, body.model)  # 404 before streaming starts
+    question = _question(body, await request_scope(request, body.model, body.scope))
     if body.stream:
         return StreamingResponse(
             _stream(answerer, question, body.model), media_type="text/event-stream"

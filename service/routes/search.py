@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from anyio import to_thread
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from service.answering.retrieve import scoped_search
-from service.deps import CallerDep, LibraryDep, SettingsDep
+from service.deps import CallerDep, LibraryDep, SettingsDep, request_scope
 from service.schemas import SearchHit, SearchRequest, SearchResponse, error_responses
 
 router = APIRouter(tags=["search"])
@@ -18,11 +18,11 @@ router = APIRouter(tags=["search"])
     responses=error_responses(400, 401, 404, 413, 415, 422),
 )
 async def search(
-    body: SearchRequest, library: LibraryDep, settings: SettingsDep, _: CallerDep
+    body: SearchRequest, request: Request, library: LibraryDep, settings: SettingsDep, _: CallerDep
 ) -> SearchResponse:
     name = body.collection or settings.collection
     reader = await to_thread.run_sync(library.reader, name)
-    scope = body.scope.to_scope() if body.scope else None
+    scope = await request_scope(request, name, body.scope)
     hits = await to_thread.run_sync(lambda: scoped_search(reader, body.query, body.top_k, scope))
     return SearchResponse(
         hits=[SearchHit.of(h) for h in hits],

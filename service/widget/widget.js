@@ -53,8 +53,10 @@
   }
 
   function scopeOf(attribute) {
-    // data-scope: the API's scope object as JSON, e.g. {"source_prefix": "week3/"}.
+    // data-scope: "page" (the documents published at this page, as the service maps them),
+    // or the API's scope object as JSON, e.g. {"source_prefix": "week3/"}.
     if (!attribute) return null;
+    if (attribute === "page") return { page: location.href.split("#")[0] };
     try {
       const scope = JSON.parse(attribute);
       if (scope && typeof scope === "object" && !Array.isArray(scope)) return scope;
@@ -68,6 +70,7 @@
   function scopeName(config) {
     // What the panel says it is asking about.
     if (config.scopeLabel) return config.scopeLabel;
+    if (typeof config.scope.page === "string") return "this page";
     const { documents, source_prefix: prefix, heading_prefix: heading } = config.scope;
     const parts = [];
     if (Array.isArray(heading) && heading.length) parts.push(heading.map(String).join(" › "));

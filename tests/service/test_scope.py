@@ -10,7 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from indexes import IndexReader
+from service.app import create_app
 from service.schemas import ErrorBody
+from service.settings import Settings
 from tests.conftest import FakeEmbedder
 from tests.service.conftest import FakeGenerator, ingest_notes
 
@@ -125,3 +127,26 @@ def test_the_openai_endpoint_takes_the_scope_as_an_extra_field(
     assert {c["source"] for c in response.json()["citations"]} == {W1 + "sgd.md"}
     body["scope"] = {"source_prefix": "nowhere/"}
     assert course.post("/v1/chat/completions", json=body).status_code == 404
+
+
+def test_a_page_scope_is_the_documents_published_at_that_page(
+    settings: Settings, tmp_path: Path
+) -> None:
+    site = {"course": {"notes-course/": "https://site.example/notes/{stem}/"}}
+    settings = settings.model_copy(update={"source_urls": site})
+    ingest_notes(tmp_path / "collections", "course", COURSE)
+    app = create_app(settings, embedder=FakeEmbedder(), generator=FakeGenerator())
+    with TestClient(app) as client:
+        # The page's address as the browser has it: query, fragment and slash aside.
+        page = "https://SITE.example/notes/week1/adam?utm=x#defaults"
+        assert set(sources(client, {"page": page}, "learning rate")) == {W1 + "adam.md"}
+        body = {
+            "query": "rate",
+            "collection": "course",
+            "scope": {"page": "https://site.example/x/"},
+        }
+        response = client.post("/v1/search", json=body)
+        assert response.status_code == 404
+        assert "https://site.example/x/" in ErrorBody.model_validate(response.json()).error.message
+        body["scope"] = {"page": "javascript:alert(1)"}
+        assert client.post("/v1/search", json=body).status_code == 422

@@ -68,3 +68,14 @@ def test_a_widget_without_a_scope_shows_no_scope_line(chat: Chat, site: Site) ->
     chat.page.goto(site.allowed + site.embed("plain.html", site.allowed))
     chat.open()
     expect(chat.part(".scope")).to_have_count(0)
+
+
+def test_a_page_scope_asks_about_the_page_it_is_on(chat: Chat, site: Site) -> None:
+    serve_widget(site)
+    site.stream = stream = ScriptedStream()
+    chat.page.goto(site.allowed + site.embed("week3.html", site.allowed, scope="page") + "#top")
+    chat.open()
+    expect(chat.part(".scope")).to_contain_text("Asking about: this page")
+    answered(stream)
+    chat.ask("What is on this page?")
+    assert stream.requests[-1]["scope"] == {"page": f"{site.allowed}/week3.html"}
