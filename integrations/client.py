@@ -83,7 +83,12 @@ class LocalSearcher(Searcher):
 
     def _search(self, request: SearchRequest) -> list[SearchHit]:
         self.reader.refresh()
-        return [SearchHit.of(hit) for hit in self.reader.search(request.query, request.top_k)]
+        if request.scope is not None and request.scope.page is not None:
+            message = "a page scope needs the service (its SYLLABUS_SOURCE_URLS)"
+            raise SyllabusError(400, "bad_request", message)
+        scope = request.scope.to_scope() if request.scope else None
+        hits = self.reader.search(request.query, request.top_k, scope=scope)
+        return [SearchHit.of(hit) for hit in hits]
 
 
 def local_searcher(

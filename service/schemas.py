@@ -236,9 +236,12 @@ class SearchHit(BaseModel):
     score: float
     dense_score: float | None
     lexical_score: float | None
+    start: int = Field(description="Where the passage starts in the document's source text.")
+    end: int = Field(description="Where it ends (exclusive).")
+    url: str | None = Field(None, description="Where to open it, as in a citation.")
 
     @classmethod
-    def of(cls, hit: Hit) -> SearchHit:
+    def of(cls, hit: Hit, url: str | None = None) -> SearchHit:
         chunk = hit.chunk
         return cls(
             chunk_id=chunk.id,
@@ -250,6 +253,9 @@ class SearchHit(BaseModel):
             score=hit.score,
             dense_score=hit.dense_score,
             lexical_score=hit.lexical_score,
+            start=chunk.start,
+            end=chunk.end,
+            url=url,
         )
 
 

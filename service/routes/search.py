@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 
 from service.answering.retrieve import scoped_search
 from service.deps import CallerDep, LibraryDep, SettingsDep, request_scope
+from service.links import SourceLinks
 from service.schemas import SearchHit, SearchRequest, SearchResponse, error_responses
 
 router = APIRouter(tags=["search"])
@@ -23,9 +24,10 @@ async def search(
     name = body.collection or settings.collection
     reader = await to_thread.run_sync(library.reader, name)
     scope = await request_scope(request, name, body.scope)
+    links: SourceLinks = request.app.state.links
     hits = await to_thread.run_sync(lambda: scoped_search(reader, body.query, body.top_k, scope))
     return SearchResponse(
-        hits=[SearchHit.of(h) for h in hits],
+        hits=[SearchHit.of(h, links.url(name, h.chunk)) for h in hits],
         collection=name,
         index_version=reader.version,
     )

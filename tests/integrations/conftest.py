@@ -30,6 +30,9 @@ METADATA = {
     "score",
     "dense_score",
     "lexical_score",
+    "start",
+    "end",
+    "url",
 }
 
 

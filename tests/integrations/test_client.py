@@ -27,6 +27,8 @@ HIT = SearchHit(
     score=0.16,
     dense_score=0.71,
     lexical_score=9.5,
+    start=120,
+    end=157,
 )
 
 
