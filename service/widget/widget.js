@@ -611,8 +611,16 @@
         "div",
         { class: "rating" },
         h("span", { class: "rating-ask" }, "Did this help?"),
-        h("button", { type: "button", "aria-pressed": pressed(true), onclick: () => choose(true) }, "Yes"),
-        h("button", { type: "button", "aria-pressed": pressed(false), onclick: () => choose(false) }, "No"),
+        h(
+          "button",
+          { type: "button", class: "rate-yes", "aria-pressed": pressed(true), onclick: () => choose(true) },
+          "Yes",
+        ),
+        h(
+          "button",
+          { type: "button", class: "rate-no", "aria-pressed": pressed(false), onclick: () => choose(false) },
+          "No",
+        ),
       );
       if (turn.rating && turn.rating.failed) {
         row.append(h("span", { class: "rating-error", role: "alert" }, turn.rating.failed));

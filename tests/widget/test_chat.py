@@ -97,8 +97,10 @@ def test_keyboard_alone_opens_asks_reads_a_source_and_closes(chat: Chat, api: st
     chat.settled(chat.turns.first)
     assert chat.focused() == "syllabus-question"
 
-    chat.page.keyboard.press("Shift+Tab")  # the chips come just before the input
-    assert chat.focused() == "chip"
+    # Before the input: "Did this help?" Yes / No, and before them the chips.
+    for control in ("rate-no", "rate-yes", "chip"):
+        chat.page.keyboard.press("Shift+Tab")
+        assert chat.focused() == control
     chat.page.keyboard.press("Enter")
     expect(chat.part(".source")).to_be_visible()
     expect(chat.part(".chip[aria-expanded=true]")).to_have_count(1)

@@ -56,8 +56,8 @@ def test_an_allowed_origin_calls_the_api(chat: Chat, api: str, site: Site) -> No
     # data-show-sources="false": no chips, and the [n] markers stay plain text
     expect(turn.locator(".answer")).to_have_text(re.compile(r"\[\d+\]"))
     expect(turn.locator(".chip, .ref")).to_have_count(0)
-    # nothing but the answer, and the notes' words beneath a generated one
-    expect(turn.locator(".bot > :visible:not(.answer, .quote)")).to_have_count(0)
+    # nothing but the answer, the notes' words beneath a generated one, and "Did this help?"
+    expect(turn.locator(".bot > :visible:not(.answer, .quote, .rating)")).to_have_count(0)
     assert chat.page.evaluate(PAGE_FETCH, api) == "status 200"
 
 
