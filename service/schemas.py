@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -86,10 +87,22 @@ class SearchScope(Strict):
         None,
         min_length=1,
         max_length=2000,
-        pattern=r"^https?://",
+        pattern=r"^https?://[^\s/?#\[\]@]+([/?#]\S*)?$",
         description="The documents published at this page (SYLLABUS_SOURCE_URLS): the "
         'widget\'s data-scope="page" sends the page it is on.',
     )
+
+    @field_validator("page")
+    @classmethod
+    def _a_web_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                host = urlsplit(value).hostname
+            except ValueError as exc:  # "http://[": an unclosed IPv6 address
+                raise ValueError(f"not a web address: {exc}") from None
+            if not host:
+                raise ValueError("not a web address: it names no host")
+        return value
 
     @model_validator(mode="after")
     def _names_something(self) -> SearchScope:

@@ -88,7 +88,16 @@ def test_a_scope_that_holds_nothing_is_a_404_naming_it(course: TestClient, path:
 
 
 @pytest.mark.parametrize(
-    "scope", [{}, {"documents": []}, {"source_prefix": ""}, {"pages": ["x"]}, W1]
+    "scope",
+    [
+        {},
+        {"documents": []},
+        {"source_prefix": ""},
+        {"pages": ["x"]},
+        W1,
+        {"page": "http://["},  # urlsplit raises on it: found by the fuzz test
+        {"page": "https://"},
+    ],
 )
 def test_a_scope_that_names_nothing_is_refused(course: TestClient, scope: object) -> None:
     body = {"query": "learning rate", "collection": "course", "scope": scope}
