@@ -11,11 +11,13 @@ source that is itself a web address links to itself; none other gets a link.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Mapping
-from pathlib import PurePosixPath
+from hashlib import sha256
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
-from indexes import Chunk, IndexReader, Scope
+from indexes import Chunk, DocumentRecord, IndexReader, Scope
 from service.errors import ScopeEmpty
 from service.schemas import SearchScope
 
@@ -91,3 +93,49 @@ class SourceLinks:
         if len(chunk.heading_path) > 1:  # the first is the document's title
             return "#" + heading_anchor(chunk.heading_path[-1])
         return ""
+
+
+_PLAIN_SOURCES = (".md", ".markdown", ".txt")
+
+
+class SourceTexts:
+    """Documents' files read back, to place a passage sentence in its source text.
+
+    Markdown and text only (a PDF's or an HTML page's offsets are into the text
+    extracted from it), and only while the file is the one that was ingested (same
+    SHA-256): otherwise there is no span to give, and none is guessed.
+    """
+
+    def __init__(self, keep: int = 32) -> None:
+        self._keep = keep
+        self._texts: dict[tuple[str, str], str | None] = {}
+        self._lock = threading.Lock()
+
+    def _text(self, document: DocumentRecord) -> str | None:
+        key = (document.path, document.sha256)
+        with self._lock:
+            if key in self._texts:
+                return self._texts[key]
+        try:
+            data = Path(document.path).read_bytes()
+            text = data.decode("utf-8") if sha256(data).hexdigest() == document.sha256 else None
+        except (OSError, UnicodeDecodeError):
+            text = None
+        with self._lock:
+            if len(self._texts) >= self._keep:
+                self._texts.pop(next(iter(self._texts)))
+            self._texts[key] = text
+        return text
+
+    def span(
+        self, document: DocumentRecord | None, chunk: Chunk, sentence: str
+    ) -> tuple[int, int] | None:
+        """Where ``sentence`` (a sentence of ``chunk``) stands in its document's source."""
+        if document is None or not document.path.lower().endswith(_PLAIN_SOURCES):
+            return None
+        text = self._text(document)
+        wanted = sentence.strip()
+        if text is None or not wanted:
+            return None
+        at = text.find(wanted, chunk.start, chunk.end)
+        return None if at < 0 else (at, at + len(wanted))

@@ -154,6 +154,12 @@ class Citation(BaseModel):
     score: float
     start: int = Field(description="Where the passage starts in the document's source text.")
     end: int = Field(description="Where it ends (exclusive).")
+    sentence_start: int | None = Field(
+        None,
+        description="Where the passage sentence the answer rests on starts in the source "
+        "text (Markdown and text documents whose file is unchanged; else null).",
+    )
+    sentence_end: int | None = Field(None, description="Where that sentence ends (exclusive).")
     url: str | None = Field(
         None,
         description="Where a learner can open it: the document's public URL with an anchor "

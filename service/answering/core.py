@@ -40,7 +40,7 @@ from service.answering.verify import GroundingChecker, Verdict
 from service.feedback import AnswerJournal
 from service.generation.base import GenerationParams, Generator, Message
 from service.library import Library
-from service.links import SourceLinks
+from service.links import SourceLinks, SourceTexts
 from service.schemas import (
     AnswerStyle,
     AskResponse,
@@ -127,6 +127,7 @@ class Answerer:
         self._library = library
         self._journal = journal or AnswerJournal()
         self._links = links or SourceLinks({})
+        self._sources = SourceTexts()
         self._embedder = embedder
         self._generator = generator
         self._checker = checker
@@ -284,6 +285,29 @@ class Answerer:
         used = [c for c in run.citations if c.n == unit.passage]
         yield self._done(run, text, "extractive", verdict, reason, used)
 
+    def _placed(self, run: _Run, citations: list[Citation], verdict: Verdict) -> list[Citation]:
+        """The citations with the span of the passage sentence the answer rests on: the
+        closest to the first supported sentence that cites each."""
+        evidence: dict[int, str] = {}
+        for sentence in verdict.sentences:
+            if sentence.supported and sentence.evidence and sentence.citations:
+                evidence.setdefault(sentence.citations[0], sentence.evidence)
+        if not any(c.n in evidence for c in citations):
+            return citations
+        reader = self._library.reader(run.question.collection)
+        documents = {d.doc_id: d for d in reader.documents()}
+        placed = []
+        for cite in citations:
+            chunk = run.retrieval.hits[cite.n - 1].chunk
+            found = cite.n in evidence and self._sources.span(
+                documents.get(chunk.doc_id), chunk, evidence[cite.n]
+            )
+            if found:
+                start, end = found
+                cite = cite.model_copy(update={"sentence_start": start, "sentence_end": end})
+            placed.append(cite)
+        return placed
+
     def _abstained(self, run: _Run, reason: str) -> Event:
         return self._done(run, NOT_COVERED, "abstained", Verdict("", []), reason, [])
 
@@ -298,6 +322,7 @@ class Answerer:
         quote: Quote | None = None,
     ) -> Event:
         best = run.retrieval.best_score
+        citations = self._placed(run, citations, verdict)
         folder = self._library.reader(run.question.collection).root
         answer_id = self._journal.record(folder, run.question.text, text, mode)
         response = AskResponse(

@@ -44,6 +44,7 @@ class CheckedSentence:
     supported: bool
     unsupported_terms: tuple[str, ...] = ()
     model_citations: list[int] = field(default_factory=list)  # when verification moved them
+    evidence: str | None = None  # the sentence of its (first) cited passage closest to it
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +114,10 @@ def _verbatim(cleaned: list[tuple[str, list[int]]], holders: list[int]) -> Verdi
     (``holders``): each is supported by it, and every name and number it has is there."""
     checked = []
     for (text, cites), n in zip(cleaned, holders, strict=True):
+        quoted = strip_citations(text)
         if not cites:
             text, cites = _recited(text, n), [n]
-        checked.append(CheckedSentence(text, cites, 1.0, True))
+        checked.append(CheckedSentence(text, cites, 1.0, True, evidence=quoted))
     return Verdict(" ".join(c.text for c in checked), checked)
 
 
@@ -283,6 +285,7 @@ class GroundingChecker:
                     judged.supported,
                     judged.foreign,
                     model_cites,
+                    view.closest(row, cites[0] - 1) if cites else None,
                 )
             )
         return Verdict(" ".join(c.text for c in checked), checked)
@@ -367,6 +370,11 @@ class _Evidence:
     owner: np.ndarray  # the passage (0-based) of each of ``sentences``
     similarity: np.ndarray  # answer sentences x passage sentences
     pairs: set[tuple[str, str]]  # the passages' word pairs (:func:`swapped_terms`)
+
+    def closest(self, row: int, passage: int) -> str:
+        """The sentence of ``passage`` closest to answer sentence ``row``."""
+        rows = np.flatnonzero(self.owner == passage)
+        return self.sentences[int(rows[np.argmax(self.similarity[row][rows])])]
 
     def support(self, row: int, passage: int, text: str) -> float:
         """The better of the closest passage sentence and the share of words it holds."""

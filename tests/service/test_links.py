@@ -93,3 +93,24 @@ def test_citations_carry_their_span_and_link(settings: Settings) -> None:
     cite = answer.json()["citations"][0]
     assert cite["url"] == "https://site.example/adam/"  # one heading: the title, no anchor
     assert 0 <= cite["start"] < cite["end"]
+
+
+def test_a_citation_places_the_sentence_the_answer_rests_on(settings: Settings) -> None:
+    settings = settings.model_copy(update={"abstain_threshold": 0.0})
+    ingest_notes(settings.data_dir)
+    note = settings.data_dir.parent / "notes-default" / "adam.md"
+    app = create_app(settings, embedder=FakeEmbedder(), generator=FakeGenerator())
+    with TestClient(app) as client:
+        answer = client.post("/v1/ask", json={"question": "How does Adam correct its bias?"})
+        cite = answer.json()["citations"][0]
+        text = note.read_text(encoding="utf-8")
+        placed = text[cite["sentence_start"] : cite["sentence_end"]]
+        assert placed == "Bias correction divides each average by one minus beta to the power t."
+        assert cite["start"] <= cite["sentence_start"] < cite["sentence_end"] <= cite["end"]
+
+        # Once the file is edited, its offsets no longer hold: no span is guessed.
+        note.write_text("# Adam\n\nRewritten.\n" + text, encoding="utf-8")
+        restarted = create_app(settings, embedder=FakeEmbedder(), generator=FakeGenerator())
+    with TestClient(restarted) as client:
+        again = client.post("/v1/ask", json={"question": "How does Adam correct its bias?"})
+    assert again.json()["citations"][0]["sentence_start"] is None
