@@ -79,3 +79,24 @@ def test_a_page_scope_asks_about_the_page_it_is_on(chat: Chat, site: Site) -> No
     answered(stream)
     chat.ask("What is on this page?")
     assert stream.requests[-1]["scope"] == {"page": f"{site.allowed}/week3.html"}
+
+
+def test_a_scoped_question_to_the_real_service_is_answered_from_its_document(
+    chat: Chat, api: str, site: Site
+) -> None:
+    """Real server, real HTTP, real model: every source shown is the scoped note, and the
+    formula renderer came from the service itself."""
+    scope = {"documents": ["corpus/linear-algebra.md"]}
+    page = site.embed("algebra.html", api, scope=json.dumps(scope), scope_label="Linear algebra")
+    chat.page.goto(site.allowed + page)
+    chat.open()
+    chat.page.wait_for_function("() => typeof window.katex?.render === 'function'")
+    with chat.page.expect_response(f"{api}/v1/ask") as asked:
+        turn = chat.ask("What is a dot product?")
+    assert json.loads(asked.value.request.post_data or "{}")["scope"] == scope
+    chips = turn.locator(".chip")
+    expect(chips.first).to_be_visible()
+    for chip in chips.all():
+        chip.click()
+        expect(turn.locator(".source")).to_contain_text("corpus/linear-algebra.md")
+    chat.screenshot("scoped-real")
