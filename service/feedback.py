@@ -79,9 +79,9 @@ class AnswerJournal:
                     "INSERT INTO answers VALUES (?, ?, ?, ?, ?)",
                     (answer_id, time.time(), question, answer, mode),
                 )
+                # Rows are numbered as they are inserted: a range on the rowid, not a sort.
                 connection.execute(
-                    "DELETE FROM answers WHERE answer_id IN (SELECT answer_id FROM answers "
-                    "ORDER BY asked_at DESC LIMIT -1 OFFSET ?)",
+                    "DELETE FROM answers WHERE rowid <= (SELECT max(rowid) FROM answers) - ?",
                     (self._max_answers,),
                 )
         return answer_id

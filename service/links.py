@@ -63,13 +63,9 @@ class SourceLinks:
                 return site.format(path=rest, stem=stem) if "{" in site else site + rest
         return None
 
-    def resolve(
-        self, collection: str, wanted: SearchScope | None, reader: IndexReader
-    ) -> Scope | None:
+    def resolve(self, collection: str, wanted: SearchScope, reader: IndexReader) -> Scope:
         """The index's scope for a request's: its ``page`` becomes the documents published
         at that address (``ScopeEmpty`` when none is)."""
-        if wanted is None:
-            return None
         scope = wanted.to_scope()
         if wanted.page is None:
             return scope

@@ -25,7 +25,7 @@ from typing import Literal, TypeVar
 
 from anyio import to_thread
 
-from indexes import Embedder
+from indexes import Embedder, IndexReader
 from service.answering.compose import Unit, adds_to, best_unit, compose
 from service.answering.decide import decide
 from service.answering.prompt import (
@@ -285,7 +285,9 @@ class Answerer:
         used = [c for c in run.citations if c.n == unit.passage]
         yield self._done(run, text, "extractive", verdict, reason, used)
 
-    def _placed(self, run: _Run, citations: list[Citation], verdict: Verdict) -> list[Citation]:
+    def _placed(
+        self, run: _Run, reader: IndexReader, citations: list[Citation], verdict: Verdict
+    ) -> list[Citation]:
         """The citations with the span of the passage sentence the answer rests on: the
         closest to the first supported sentence that cites each."""
         evidence: dict[int, str] = {}
@@ -294,15 +296,13 @@ class Answerer:
                 evidence.setdefault(sentence.citations[0], sentence.evidence)
         if not any(c.n in evidence for c in citations):
             return citations
-        reader = self._library.reader(run.question.collection)
         documents = {d.doc_id: d for d in reader.documents()}
         placed = []
         for cite in citations:
             chunk = run.retrieval.hits[cite.n - 1].chunk
-            found = cite.n in evidence and self._sources.span(
-                documents.get(chunk.doc_id), chunk, evidence[cite.n]
-            )
-            if found:
+            if cite.n in evidence and (
+                found := self._sources.span(documents.get(chunk.doc_id), chunk, evidence[cite.n])
+            ):
                 start, end = found
                 cite = cite.model_copy(update={"sentence_start": start, "sentence_end": end})
             placed.append(cite)
@@ -322,9 +322,9 @@ class Answerer:
         quote: Quote | None = None,
     ) -> Event:
         best = run.retrieval.best_score
-        citations = self._placed(run, citations, verdict)
-        folder = self._library.reader(run.question.collection).root
-        answer_id = self._journal.record(folder, run.question.text, text, mode)
+        reader = self._library.reader(run.question.collection)
+        citations = self._placed(run, reader, citations, verdict)
+        answer_id = self._journal.record(reader.root, run.question.text, text, mode)
         response = AskResponse(
             answer_id=answer_id,
             answer=text,
