@@ -60,7 +60,7 @@ def run_calibrate(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
 def _policy(strategy: Strategy, args: argparse.Namespace, settings: Settings) -> AnswerPolicy:
     return AnswerPolicy(
-        strategy=strategy,
+        answer_strategy=strategy,
         abstain_threshold=args.abstain_threshold,
         min_supported_ratio=settings.min_supported_ratio,
         max_answer_tokens=settings.max_answer_tokens,

@@ -210,3 +210,83 @@ def markdown(result: Calibration) -> str:
             f"{p['uncovered_ml']:.2f} | {p['in_domain']:.2f} |"
         )
     return "\n".join(lines)
+
+
+# A collection's own threshold, from a labelled set of its own questions: the rule chosen
+# on SQuAD dev (see BENCHMARKS.md), because refusing a covered question is the worse error.
+MIN_ANSWERED_COLLECTION = 0.975
+FINE_THRESHOLDS = tuple(round(0.01 * i, 2) for i in range(81))
+
+
+@dataclass
+class CollectionCalibration:
+    """The best-score sweep of one collection's questions and the threshold the rule picks."""
+
+    collection: str
+    dataset: str
+    answerable: list[float]
+    unanswerable: list[float]
+    rows: list[ThresholdRow]
+    current: float  # the threshold in force before
+
+    @property
+    def chosen(self) -> ThresholdRow:
+        """The highest threshold that still answers 97.5% of the answerable questions."""
+        allowed = [r for r in self.rows if r.scores.answered_share >= MIN_ANSWERED_COLLECTION]
+        if not allowed:
+            raise ValueError("no threshold answers 97.5% of the answerable questions")
+        return max(allowed, key=lambda r: r.threshold)
+
+    def row_at(self, threshold: float) -> ThresholdRow:
+        return sweep(
+            self.answerable + self.unanswerable,
+            [False] * len(self.answerable) + [True] * len(self.unanswerable),
+            [threshold],
+        )[0]
+
+
+def calibrate_collection(
+    reader: IndexReader,
+    embedder: Embedder,
+    questions: Sequence[tuple[str, bool]],
+    *,
+    collection: str,
+    dataset: str,
+    current: float,
+) -> CollectionCalibration:
+    """Sweep the abstention threshold over ``(question, answerable)`` pairs asked of
+    ``reader``'s collection, with the number the service abstains on."""
+    if not any(answerable for _, answerable in questions):
+        raise ValueError("the dataset has no answerable question to calibrate on")
+    scores = best_scores(reader, embedder, [text for text, _ in questions])
+    should_abstain = [not answerable for _, answerable in questions]
+    return CollectionCalibration(
+        collection=collection,
+        dataset=dataset,
+        answerable=[s for s, a in zip(scores, should_abstain, strict=True) if not a],
+        unanswerable=[s for s, a in zip(scores, should_abstain, strict=True) if a],
+        rows=sweep(scores, should_abstain, FINE_THRESHOLDS),
+        current=current,
+    )
+
+
+def collection_table(result: CollectionCalibration) -> list[dict[str, float | int]]:
+    """The curve: every 0.02 from 0 up to where nothing is answered any more, with the
+    threshold in force and the chosen one."""
+    marked = {result.chosen.threshold, round(result.current, 2)}
+    rows = []
+    for row in result.rows:
+        if round(row.threshold * 100) % 2 and row.threshold not in marked:
+            continue
+        s = row.scores
+        rows.append(
+            {
+                "threshold": row.threshold,
+                "answerable_answered": s.answered_share,
+                "unanswerable_abstained": s.recall,
+                "abstention_f1": s.f1,
+            }
+        )
+        if s.answered_share == 0:
+            break
+    return rows

@@ -21,8 +21,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from eval import calibration, datasets, runner
 from eval import compare as comparing
-from eval import datasets, runner
 from eval.scoring import summarise
 from eval.squad import DatasetMissing
 from eval.target import Style
@@ -128,6 +128,102 @@ def _print_summary(summary: dict[str, object]) -> None:
     for name, cuts in metrics["latency"].items():
         table.add_row("latency", f"{name} p50 / p95", f"{cuts['p50']:.0f} / {cuts['p95']:.0f}")
     out.print(table)
+
+
+@app.command("calibrate")
+def calibrate_command(
+    dataset: DatasetArg,
+    collection: Annotated[str, typer.Option("--collection", "-c", help="The collection.")],
+    split: Annotated[str, typer.Option(help="The split to calibrate on (never test).")] = "dev",
+    write: Annotated[
+        bool, typer.Option("--write", help="Write the threshold to the collection's course.json.")
+    ] = False,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Also write the curve (JSON, SVG) here.")
+    ] = None,
+) -> None:
+    """Choose a collection's abstention threshold from a labelled set of its own questions:
+    the highest that still answers 97.5% of the answerable ones (the rule chosen on SQuAD)."""
+    from indexes import DataRoot, IndexReader
+    from service.course import CourseConfigInvalid, Courses, effective
+
+    settings = Settings()
+    with _errors_as_messages():
+        items = datasets.load(dataset, split).items
+        folder = DataRoot(settings.data_dir).existing(collection).path
+        courses = Courses(settings.generator)
+        try:
+            current = effective(settings, collection, courses.config(folder))["abstain_threshold"]
+        except CourseConfigInvalid as exc:
+            raise runner.RunError(str(exc)) from None
+        embedder = settings.embedder()
+        embedder.load()
+        reader = IndexReader(folder, embedder, settings.fusion())
+        try:
+            result = calibration.calibrate_collection(
+                reader, embedder, [(i.question, i.answerable) for i in items],
+                collection=collection, dataset=dataset, current=current,
+            )  # fmt: skip
+            chosen = result.chosen
+        except ValueError as exc:
+            raise runner.RunError(str(exc)) from None
+    _print_curve(result)
+    before, after = result.row_at(current).scores, chosen.scores
+    out.print(
+        f"{len(result.answerable)} answerable, {len(result.unanswerable)} unanswerable questions. "
+        f"Chosen: [bold]{chosen.threshold:.2f}[/] (answers {after.answered_share:.1%} of the "
+        f"answerable, abstains on {after.recall:.1%} of the others); in force: {current:.2f} "
+        f"({before.answered_share:.1%} / {before.recall:.1%})."
+    )
+    if out_dir is not None:
+        _write_curve(result, out_dir)
+    if write:
+        with _errors_as_messages():
+            courses.update(folder, {"abstain_threshold": chosen.threshold})
+        out.print(f"written to {collection}/course.json: abstain_threshold={chosen.threshold}")
+    else:
+        out.print("[dim]not written: add --write to set it for the collection[/]")
+
+
+def _print_curve(result: calibration.CollectionCalibration) -> None:
+    table = Table("threshold", "answerable answered", "unanswerable abstained", "abstention F1")
+    for row in calibration.collection_table(result):
+        mark = ""
+        if row["threshold"] == result.chosen.threshold:
+            mark = " (chosen)"
+        elif row["threshold"] == round(result.current, 2):
+            mark = " (in force)"
+        table.add_row(
+            f"{row['threshold']:.2f}{mark}",
+            f"{row['answerable_answered']:.3f}",
+            f"{row['unanswerable_abstained']:.3f}",
+            f"{row['abstention_f1']:.3f}",
+        )
+    out.print(table)
+
+
+def _write_curve(result: calibration.CollectionCalibration, out_dir: Path) -> None:
+    from service import svg
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = calibration.collection_table(result)
+    body = {
+        "collection": result.collection,
+        "dataset": result.dataset,
+        "rule": "highest threshold answering >= 97.5% of the answerable questions",
+        "chosen": result.chosen.threshold,
+        "in_force": result.current,
+        "curve": table,
+    }
+    (out_dir / "calibration.json").write_text(json.dumps(body, indent=2) + "\n")
+    histogram = svg.histogram(
+        {"answerable": result.answerable, "not covered": result.unanswerable},
+        marker=("chosen", result.chosen.threshold),
+        x_label="best passage similarity",
+        title=f"{result.collection}: best passage similarity of its questions",
+    )
+    (out_dir / "calibration.svg").write_text(histogram)
+    out.print(f"curve in {out_dir}/ (calibration.json, calibration.svg)")
 
 
 @app.command("compare")

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from eval import svg
+from service import svg
 
 WORST = 10
 _GROUP_TITLES = {

@@ -83,7 +83,7 @@ async def answer_all(
     for number, question in enumerate(questions, start=1):
         records.append(await _answer_one(answerer, question, collection))
         if number % 10 == 0:
-            log.info("%s: %d/%d answered", answerer.policy.strategy, number, len(questions))
+            log.info("%s: %d/%d answered", answerer.policy.answer_strategy, number, len(questions))
     return records
 
 

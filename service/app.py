@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import TypeVar
 
 import anyio
@@ -24,11 +25,13 @@ from indexes import DataRoot, Embedder, SentenceTransformerEmbedder
 from ingest import Pipeline
 from service.answering import Answerer, AnswerPolicy, GroundingChecker
 from service.auth import Keyring
+from service.course import Courses
 from service.documents import Documents
 from service.errors import ServiceError
 from service.feedback import AnswerJournal
 from service.generation.base import Generator
-from service.generation.factory import build_generator
+from service.generation.factory import build_generator, build_named, default_model_name
+from service.generation.pool import ModelPool
 from service.jobs import Jobs
 from service.library import Library
 from service.links import SourceLinks
@@ -38,9 +41,11 @@ from service.ratelimit import RateLimiter
 from service.routes import (
     ask,
     collections,
+    course,
     documents,
     feedback,
     health,
+    insights,
     jobs,
     openai,
     search,
@@ -53,6 +58,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 UPLOAD_PATH = "/v1/documents"
+PRUNE_EVERY_SECONDS = 3600.0
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -100,6 +106,24 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(500, "internal", "internal error; the server log has the details")
 
 
+def prune_logs(library: Library, journal: AnswerJournal, settings: Settings) -> int:
+    """Delete logged answers older than each collection's retention; how many."""
+    deleted = 0
+    for name in library.names():
+        try:
+            days = library.course(name).question_log_days or settings.question_log_days
+            deleted += journal.prune(library.folder(name), days)
+        except ServiceError as exc:
+            log.warning("answers of %r not pruned: %s", name, exc.message)
+    return deleted
+
+
+async def _keep_pruning(library: Library, journal: AnswerJournal, settings: Settings) -> None:
+    while True:
+        await to_thread.run_sync(prune_logs, library, journal, settings)
+        await anyio.sleep(PRUNE_EVERY_SECONDS)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -137,7 +161,12 @@ def create_app(
         except BaseExceptionGroup as failed:  # report the failure itself, not the group
             raise failed.exceptions[0] from None
         used_generator = generator or built[0]
-        library = Library(DataRoot(settings.data_dir), used_embedder, settings.fusion())
+        library = Library(
+            DataRoot(settings.data_dir),
+            used_embedder,
+            settings.fusion(),
+            Courses(settings.generator),
+        )
         opened = await timed("collections", library.open_all)
         log.info(
             "ready in %.2f s after the app started (%s; %d collection(s) open)",
@@ -146,16 +175,28 @@ def create_app(
             opened,
         )
         app.state.library = library
+        app.state.embedder = used_embedder
         app.state.generator = used_generator
-        metrics.track_queue(lambda: used_generator.queue_depth)
+        app.state.links = SourceLinks(
+            settings.source_urls, lambda name: library.course(name).source_urls
+        )
+        models = ModelPool(
+            default_model_name(settings),
+            used_generator,
+            (lambda _: used_generator) if generator else partial(build_named, settings),
+        )
+        metrics.track_queue(lambda: models.queue_depth)
         app.state.answerer = Answerer(
             library,
             used_embedder,
             used_generator,
             GroundingChecker(used_embedder, settings.support_threshold),
             AnswerPolicy(
-                strategy=settings.answer_strategy,
+                answer_strategy=settings.answer_strategy,
                 abstain_threshold=settings.abstain_threshold,
+                answer_style=settings.answer_style,
+                teaching_mode=settings.teaching_mode,
+                question_log=settings.question_log,
                 min_supported_ratio=settings.min_supported_ratio,
                 max_answer_tokens=settings.max_answer_tokens,
                 prompt_passages=settings.prompt_passages,
@@ -163,6 +204,7 @@ def create_app(
             ),
             app.state.journal,
             app.state.links,
+            models.get,
         )
         if settings.admin_api:
             # Ingestion gets its own copy of the model: a tokenizer is not shared
@@ -175,12 +217,16 @@ def create_app(
             app.state.jobs = Jobs(root, pipeline, wait_seconds=settings.ingest_wait_seconds)
             app.state.documents = Documents(root, library, app.state.jobs)
         try:
-            yield
+            async with anyio.create_task_group() as chores:
+                chores.start_soon(_keep_pruning, library, app.state.journal, settings)
+                yield
+                chores.cancel_scope.cancel()
         finally:
             app.state.answerer = None
             app.state.journal.close()
             if app.state.jobs is not None:
                 await to_thread.run_sync(app.state.jobs.close)
+            await models.aclose_others()
             if generator is None:
                 await used_generator.aclose()
 
@@ -203,13 +249,15 @@ def create_app(
     app.state.limiter = limiter()
     app.state.feedback_limiter = limiter()  # ratings have a budget of their own
     app.state.journal = AnswerJournal()
-    app.state.links = SourceLinks(settings.source_urls)
+    app.state.links = app.state.embedder = None
     _install_error_handlers(app)
-    routers = [ask, search, openai, feedback, collections, health, widget]
+    routers = [ask, search, openai, feedback, collections, course, health, widget]
     if settings.admin_api:
-        routers += [documents, jobs]
+        routers += [documents, jobs, insights]
     for module in routers:
         app.include_router(module.router)
+    if settings.admin_api:
+        app.include_router(course.admin)
     uploads = {UPLOAD_PATH: settings.max_upload_request_bytes} if settings.admin_api else {}
     app.add_middleware(
         GuardAndMeasure,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -21,6 +22,7 @@ from indexes import DataRoot, IndexError_, IndexReader
 from indexes.embedder import EmbedderUnavailable
 from ingest import IngestReport, Pipeline
 from ingest.watch import watch as watch_paths
+from service.course import COURSE_FILE, CourseConfigInvalid, Courses, effective, parse_value
 from service.schemas import SearchScope
 from service.settings import Settings
 
@@ -216,9 +218,15 @@ def search(
     err.print(f"[dim]{len(hits)} hits in {elapsed:.1f} ms (index version {reader.version})[/]")
 
 
-@app.command("collections")
-def list_collections() -> None:
+collections_app = typer.Typer(help="The collections and their own settings.")
+app.add_typer(collections_app, name="collections")
+
+
+@collections_app.callback(invoke_without_command=True)
+def list_collections(context: typer.Context) -> None:
     """List collections with their documents, chunks and last ingestion."""
+    if context.invoked_subcommand is not None:
+        return
     settings = _settings()
     with _errors_as_messages():
         found = [c.info() for c in DataRoot(settings.data_dir).collections()]
@@ -229,6 +237,41 @@ def list_collections() -> None:
     for info in found:
         table.add_row(info.name, str(info.documents), str(info.chunks), str(info.version),
                       info.last_ingested)  # fmt: skip
+    out.print(table)
+
+
+@collections_app.command("config")
+def collection_config(
+    name: Annotated[str, typer.Argument(help="The collection.")],
+    changes: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="KEY=VALUE to set (JSON values: 0.31, true, {...}); KEY= goes back to the "
+            "global setting. None: show the settings."
+        ),
+    ] = None,
+) -> None:
+    """Show or change a collection's own settings (its course.json)."""
+    settings = _settings()
+    wanted: dict[str, object] = {}
+    for change in changes or []:
+        key, equals, value = change.partition("=")
+        if not equals or not key.strip():
+            err.print(f"[bold red]error:[/] {change!r}: use KEY=VALUE (KEY= to unset)")
+            raise typer.Exit(2)
+        wanted[key.strip()] = parse_value(value)
+    with _errors_as_messages():
+        folder = DataRoot(settings.data_dir).existing(name).path
+        courses = Courses(settings.generator)
+        try:
+            config = courses.update(folder, wanted) if wanted else courses.config(folder)
+        except CourseConfigInvalid as exc:
+            err.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+    table = Table("setting", "value", "from")
+    own = config.set_keys()
+    for key, value in effective(settings, name, config).items():
+        table.add_row(key, json.dumps(value), f"{name}/{COURSE_FILE}" if key in own else "global")
     out.print(table)
 
 
@@ -284,6 +327,25 @@ def ask(
     for cite in payload["citations"]:
         page = f", page {cite['page']}" if cite["page"] is not None else ""
         out.print(f"  [{cite['n']}] {cite['source']}{page} - {' > '.join(cite['heading_path'])}")
+
+
+@app.command()
+def insights(
+    collection: Annotated[str, typer.Argument(help="The collection.")],
+    since: Annotated[int, typer.Option(min=1, max=3650, help="Days back.")] = 30,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder (default: var/insights/COLLECTION).")
+    ] = None,
+) -> None:
+    """Write what learners asked of a collection as a report (HTML, JSON, CSV)."""
+    from service.insights_report import run_insights
+
+    settings = _settings()
+    folder = out_dir or Path("var") / "insights" / collection
+    with _errors_as_messages():
+        written = run_insights(settings, collection, since, folder)
+    for path in written:
+        out.print(str(path))
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m service.cli`

@@ -7,7 +7,7 @@ from typing import Annotated
 from anyio import to_thread
 from fastapi import Depends, Request
 
-from indexes import Scope
+from indexes import Embedder, Scope
 from service.answering import Answerer
 from service.auth import Caller, Keyring, require_admin
 from service.documents import Documents
@@ -41,6 +41,10 @@ def get_answerer(request: Request) -> Answerer:
     return _state(request, "answerer")  # type: ignore[return-value]
 
 
+def get_embedder(request: Request) -> Embedder:
+    return _state(request, "embedder")  # type: ignore[return-value]
+
+
 def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
@@ -57,6 +61,7 @@ def get_jobs(request: Request) -> Jobs:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 LibraryDep = Annotated[Library, Depends(get_library)]
 AnswererDep = Annotated[Answerer, Depends(get_answerer)]
+EmbedderDep = Annotated[Embedder, Depends(get_embedder)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 DocumentsDep = Annotated[Documents, Depends(get_documents)]
 JobsDep = Annotated[Jobs, Depends(get_jobs)]

@@ -2,31 +2,44 @@
 
 Each access checks ``CURRENT``, so a newly published version is served from
 the next request on, without a restart; requests already running finish on
-the version they started with.
+the version they started with. Each access also checks the collection's
+``course.json`` (:mod:`service.course`): an invalid one makes the collection
+unavailable until it is fixed.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 from indexes import DataRoot, Embedder, FusionWeights, IndexError_, IndexReader
 from indexes.collections import CollectionInfo
+from service.course import CourseConfig, CourseConfigInvalid, Courses
 from service.errors import CollectionUnavailable, NotFound
 
 log = logging.getLogger(__name__)
 
 
 class Library:
-    def __init__(self, root: DataRoot, embedder: Embedder, weights: FusionWeights) -> None:
+    def __init__(
+        self,
+        root: DataRoot,
+        embedder: Embedder,
+        weights: FusionWeights,
+        courses: Courses | None = None,
+    ) -> None:
         self._root = root
+        self.courses = courses or Courses()
         self._embedder = embedder
         self._weights = weights
         self._readers: dict[str, IndexReader] = {}
         self._lock = threading.Lock()
 
     def reader(self, name: str) -> IndexReader:
-        """The up-to-date reader of collection ``name``; ``NotFound`` if it has no index."""
+        """The up-to-date reader of collection ``name``; ``NotFound`` if it has no index,
+        ``CollectionUnavailable`` if it or its course settings cannot be used."""
+        self.course(name)
         with self._lock:
             reader = self._readers.get(name)
             if reader is None:
@@ -44,6 +57,21 @@ class Library:
         reader.refresh()
         return reader
 
+    def folder(self, name: str) -> Path:
+        """The folder of collection ``name``; ``NotFound`` if it has no index."""
+        try:
+            return self._root.existing(name).path
+        except IndexError_ as exc:
+            raise NotFound(f"unknown collection {name!r}") from exc
+
+    def course(self, name: str) -> CourseConfig:
+        """Collection ``name``'s own settings (none set: an empty config)."""
+        folder = self.folder(name)
+        try:
+            return self.courses.config(folder)
+        except CourseConfigInvalid as exc:
+            raise CollectionUnavailable(f"collection {name!r} is unavailable: {exc}") from exc
+
     def open_all(self) -> int:
         """Open every collection's reader now (servers warm up with this); how many opened.
 
@@ -59,6 +87,10 @@ class Library:
             else:
                 opened += 1
         return opened
+
+    def names(self) -> list[str]:
+        """The collections that have a folder, by name (nothing of them is read)."""
+        return [c.name for c in self._root.collections()]
 
     def collections(self) -> list[CollectionInfo]:
         return [c.info() for c in self._root.collections()]

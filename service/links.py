@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from hashlib import sha256
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
@@ -38,13 +38,25 @@ def page_key(url: str) -> str:
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}{path}"
 
 
+def _longest_first(prefixes: Mapping[str, str]) -> list[tuple[str, str]]:
+    # Longest prefix first, so "corpus/papers/" wins over "corpus/".
+    return sorted(prefixes.items(), key=lambda item: -len(item[0]))
+
+
 class SourceLinks:
-    def __init__(self, mapping: Mapping[str, Mapping[str, str]]) -> None:
-        # Longest prefix first, so "corpus/papers/" wins over "corpus/".
-        self._mapping = {
-            collection: sorted(prefixes.items(), key=lambda item: -len(item[0]))
-            for collection, prefixes in mapping.items()
-        }
+    def __init__(
+        self,
+        mapping: Mapping[str, Mapping[str, str]],
+        course_urls: Callable[[str], Mapping[str, str] | None] | None = None,
+    ) -> None:
+        """``mapping`` is SYLLABUS_SOURCE_URLS; ``course_urls`` a collection's own (its
+        course.json's ``source_urls``), which replaces it for that collection."""
+        self._mapping = {c: _longest_first(prefixes) for c, prefixes in mapping.items()}
+        self._course_urls = course_urls
+
+    def _prefixes(self, collection: str) -> list[tuple[str, str]]:
+        own = self._course_urls(collection) if self._course_urls else None
+        return _longest_first(own) if own is not None else self._mapping.get(collection, [])
 
     def url(self, collection: str, chunk: Chunk) -> str | None:
         page = self.page(collection, chunk.source)
@@ -56,7 +68,7 @@ class SourceLinks:
         """The public page of a document, without an anchor."""
         if _WEB.match(source):
             return source
-        for prefix, site in self._mapping.get(collection, []):
+        for prefix, site in self._prefixes(collection):
             if source.startswith(prefix):
                 rest = source[len(prefix) :]
                 stem = str(PurePosixPath(rest).with_suffix("")) if rest else rest

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -125,10 +125,10 @@ class AskRequest(Strict):
     stream: bool = Field(False, description="Answer as server-sent events.")
     collection: CollectionName | None = None
     scope: SearchScope | None = Field(None, description="Answer from this part only.")
-    style: AnswerStyle = Field(
-        "explain",
+    style: AnswerStyle | None = Field(
+        None,
         description="explain: two to four sentences a learner understands; short: the "
-        "shortest span that answers.",
+        "shortest span that answers. Default: the collection's answer_style (explain).",
     )
 
     _question = field_validator("question")(_not_blank)
@@ -230,6 +230,11 @@ class AskResponse(BaseModel):
     timings: Timings
     model: str
     collection: str
+    guided: bool = Field(
+        False,
+        description="Teaching mode guide withheld a worked solution: the answer gives the "
+        "idea, a hint and where the notes explain it.",
+    )
 
 
 class FeedbackRequest(Strict):
@@ -294,6 +299,24 @@ class CollectionPublic(BaseModel):
 
 class CollectionsResponse(BaseModel):
     collections: list[CollectionPublic]
+
+
+class CoursePublic(BaseModel):
+    """What a course page's widget shows of its collection's settings."""
+
+    collection: str
+    title: str | None = Field(description="The widget's title; null: the widget's own.")
+    greeting: str | None = Field(description="The widget's greeting; null: the widget's own.")
+    teaching_mode: Literal["answer", "guide"]
+    answer_style: AnswerStyle
+
+
+class CourseConfigResponse(BaseModel):
+    """A collection's own settings and the values in force with the global ones."""
+
+    collection: str
+    config: dict[str, Any] = Field(description="The keys its course.json sets.")
+    effective: dict[str, Any] = Field(description="Every course setting as it applies.")
 
 
 class ErrorDetail(BaseModel):

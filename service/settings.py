@@ -21,8 +21,10 @@ from indexes.embedder import (
     Backend,
     SentenceTransformerEmbedder,
 )
+from service.course import Strategy, TeachingMode, check_site
 from service.generation.models import DEFAULT_MODEL as DEFAULT_GENERATION_MODEL
 from service.generation.models import ModelName
+from service.schemas import AnswerStyle
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 _ORIGIN = re.compile(r"https?://[^\s/?#@]+")
@@ -129,10 +131,18 @@ class Settings(BaseSettings):
     openai_timeout: float = Field(60.0, gt=0, description="Seconds before a remote call fails.")
     # With a Qwen2.5 model, `auto` covers more key points than the quoted unit alone on the
     # learner dev set, and the quoted unit is shown at once as a draft (BENCHMARKS.md).
-    answer_strategy: Literal["auto", "generative", "extractive"] = Field(
+    answer_strategy: Strategy = Field(
         "auto",
         description="auto: quote the best passage unit at once, generate, verify, keep the "
         "quote if the generated answer is not supported; or force one strategy.",
+    )
+    answer_style: AnswerStyle = Field(
+        "explain", description="Style of a question that names none: explain or short."
+    )
+    teaching_mode: TeachingMode = Field(
+        "answer",
+        description="answer, or guide: a request for a worked solution gets the concept, a "
+        "next step and where the notes explain it, not the solution.",
     )
     prompt_passages: int = Field(
         2, ge=1, le=20, description="Passages the model reads to write an answer."
@@ -172,6 +182,15 @@ class Settings(BaseSettings):
         description="Per collection, source prefix -> the public URL prefix (or template "
         'with {path} or {stem}) of those documents, as JSON: {"default": {"corpus/": '
         '"https://course.example.org/notes/{stem}.html"}}. Citations then link there.',
+    )
+
+    question_log: bool = Field(
+        False,
+        description="Log every question (text, time, mode, score, cited documents, latency; "
+        "never who asked) for `syllabus insights`; a collection's course.json may override.",
+    )
+    question_log_days: int = Field(
+        90, ge=1, le=3650, description="Days logged questions and ratings are kept."
     )
 
     admin_api: bool = Field(
@@ -245,13 +264,10 @@ class Settings(BaseSettings):
     def _web_addresses(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
         for collection, prefixes in value.items():
             for prefix, site in prefixes.items():
-                if not re.match(r"https?://[^/\s]+", site):
-                    raise ValueError(f"{collection} {prefix!r}: {site!r} is not an http(s) URL")
                 try:
-                    site.format(path="", stem="")
-                except (KeyError, IndexError, ValueError) as exc:
-                    known = "{path} and {stem}"
-                    raise ValueError(f"{collection} {prefix!r}: only {known}") from exc
+                    check_site(prefix, site)
+                except ValueError as exc:
+                    raise ValueError(f"{collection} {exc}") from None
         return value
 
     @field_validator("cors_origins")

@@ -77,14 +77,20 @@ def syllabus_serve(port: int) -> list[str]:
 
 @contextmanager
 def serving(
-    collections: Mapping[str, Path], home: Path, env: Mapping[str, str] | None = None
+    collections: Mapping[str, Path],
+    home: Path,
+    env: Mapping[str, str] | None = None,
+    courses: Mapping[str, Mapping[str, object]] | None = None,
 ) -> Iterator[str]:
     """`syllabus serve` in its own process over copies of the given index directories.
 
-    ``collections`` maps collection names to built indexes; yields the base URL.
+    ``collections`` maps collection names to built indexes, ``courses`` some of them to
+    their own settings (course.json); yields the base URL.
     """
     for name, index in collections.items():
         shutil.copytree(index, home / "collections" / name)
+    for name, config in (courses or {}).items():
+        (home / "collections" / name / "course.json").write_text(json.dumps(config))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {"SYLLABUS_DATA_DIR": str(home / "collections"), **(env or {})}

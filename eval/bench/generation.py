@@ -117,7 +117,7 @@ def service_prompts(questions: Sequence[str]) -> tuple[list[list[Message]], int]
     library = Library(DataRoot(settings.data_dir), embedder, settings.fusion())
     recorder = _Recorder()
     policy = AnswerPolicy(
-        strategy="auto",
+        answer_strategy="auto",
         abstain_threshold=settings.abstain_threshold,
         min_supported_ratio=settings.min_supported_ratio,
         max_answer_tokens=settings.max_answer_tokens,

@@ -8,6 +8,8 @@
     generate  (prompt.py)    the model writes from a few numbered passages
     verify    (verify.py)    every sentence checked; an unsupported answer is not shown
                              as grounded, and the quoted unit stands instead
+    guide     (guide.py)     teaching mode guide: a request for a solution gets the
+                             idea and a hint, never the worked result
 
 ``core.Answerer`` runs them as one stream of events.
 """
@@ -18,10 +20,10 @@ from service.answering.core import (
     Answerer,
     AnswerPolicy,
     Event,
-    Strategy,
 )
 from service.answering.retrieve import Question, citation, retrieval_query
 from service.answering.verify import GroundingChecker
+from service.course import Strategy
 
 __all__ = [
     "EXTRACTIVE_MODEL",

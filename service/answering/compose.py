@@ -19,7 +19,7 @@ Sentences that address the model (``service.answering.injection``) are never quo
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -144,9 +144,11 @@ class _Candidate:
     sentences: list[str]
 
 
-def _candidates(passages: Sequence[str]) -> list[_Candidate]:
-    """Paragraphs of quotable sentences; a sentence that overlapping chunks share is kept
-    once, with the best-ranked passage that holds it."""
+def _candidates(
+    passages: Sequence[str], skip: Callable[[str], bool] | None = None
+) -> list[_Candidate]:
+    """Paragraphs of quotable sentences (but those ``skip`` rejects); a sentence that
+    overlapping chunks share is kept once, with the best-ranked passage that holds it."""
     seen: set[str] = set()
     found = []
     for n, passage in enumerate(passages, start=1):
@@ -154,7 +156,7 @@ def _candidates(passages: Sequence[str]) -> list[_Candidate]:
             kept = []
             for sentence in paragraph:
                 key = " ".join(sentence.split()).lower()
-                if _quotable(sentence) and key not in seen:
+                if _quotable(sentence) and key not in seen and not (skip and skip(sentence)):
                     seen.add(key)
                     kept.append(sentence)
             if kept:
@@ -181,16 +183,18 @@ def best_unit(
     *,
     style: AnswerStyle = "explain",
     weights: UnitWeights | None = None,
+    skip: Callable[[str], bool] | None = None,
 ) -> Unit | None:
     """The unit of the passages of ``hits`` that best answers ``question``.
 
     Windows of sentences are first scored from their sentences' scores; the
     best few are then embedded whole and scored again, since a unit says more
     than each of its sentences alone ("Decides how much of the old cell state
-    to keep." names no gate; its list item does).
+    to keep." names no gate; its list item does). Sentences ``skip`` rejects are
+    never part of a unit.
     """
     weights = weights or UnitWeights()
-    candidates = _candidates([h.chunk.text for h in hits])
+    candidates = _candidates([h.chunk.text for h in hits], skip)
     if not candidates:
         return None
     flat = [s for c in candidates for s in c.sentences]

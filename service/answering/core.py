@@ -20,7 +20,7 @@ import math
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, TypeVar
 
 from anyio import to_thread
@@ -28,6 +28,7 @@ from anyio import to_thread
 from indexes import Embedder, IndexReader
 from service.answering.compose import Unit, adds_to, best_unit, compose
 from service.answering.decide import decide
+from service.answering.guide import asks_for_solution, guided_text, hands_over, worked_result
 from service.answering.prompt import (
     build_messages,
     is_refusal,
@@ -37,7 +38,8 @@ from service.answering.prompt import (
 from service.answering.retrieve import Question, Retrieval, citation, retrieve
 from service.answering.vectors import SentenceVectors
 from service.answering.verify import GroundingChecker, Verdict
-from service.feedback import AnswerJournal
+from service.course import CourseConfig, Strategy, TeachingMode
+from service.feedback import AnswerJournal, AnswerRecord, Cited
 from service.generation.base import GenerationParams, Generator, Message
 from service.library import Library
 from service.links import SourceLinks, SourceTexts
@@ -57,16 +59,29 @@ EXTRACTIVE_MODEL = "syllabus-extractive"
 EMBEDDING_SLOTS = 2
 _SHORT_ANSWER_TOKENS = 32
 T = TypeVar("T")
-
-Strategy = Literal["auto", "generative", "extractive"]
+# The course settings that are answering policy, by their name in AnswerPolicy.
+_COURSE_KEYS = (
+    "abstain_threshold",
+    "answer_strategy",
+    "answer_style",
+    "teaching_mode",
+    "question_log",
+    "prompt_note",
+    "model",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class AnswerPolicy:
     """How questions are answered; the defaults are the measured ones (BENCHMARKS.md)."""
 
-    strategy: Strategy = "auto"
+    answer_strategy: Strategy = "auto"
     abstain_threshold: float = 0.27
+    answer_style: AnswerStyle = "explain"  # of a question that names none
+    teaching_mode: TeachingMode = "answer"
+    question_log: bool = False
+    prompt_note: str | None = None  # the course staff's addition to the system message
+    model: str | None = None  # None: the service's model
     min_supported_ratio: float = 0.67
     max_answer_tokens: int = 192
     prompt_passages: int = 2  # passages the model reads (the draft's among them)
@@ -84,6 +99,11 @@ class AnswerPolicy:
         default_factory=lambda: {"explain": 0.5, "short": math.inf}
     )
 
+    def for_course(self, course: CourseConfig) -> AnswerPolicy:
+        """This policy with what a collection's ``course.json`` sets instead."""
+        own = {key: getattr(course, key) for key in _COURSE_KEYS}
+        return replace(self, **{k: v for k, v in own.items() if v is not None})
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -97,6 +117,9 @@ class _Run:
 
     question: Question
     vectors: SentenceVectors  # every text this answer embeds, embedded once
+    policy: AnswerPolicy  # the service's, with the collection's own settings
+    generator: Generator
+    guided: bool = False  # teaching mode guide, and the question asks for a solution
     started: float = field(default_factory=time.perf_counter)
     retrieval_ms: float = 0.0
     first_token_ms: float | None = None
@@ -104,6 +127,10 @@ class _Run:
     retrieval: Retrieval = field(default_factory=lambda: Retrieval([], {}))
     citations: list[Citation] = field(default_factory=list)
     rejected: str | None = None  # a generated answer that is not shown
+
+    @property
+    def style(self) -> AnswerStyle:
+        return self.question.style or "explain"  # resolved when the run starts
 
     def elapsed_ms(self) -> float:
         return round((time.perf_counter() - self.started) * 1000, 1)
@@ -123,6 +150,7 @@ class Answerer:
         policy: AnswerPolicy,
         journal: AnswerJournal | None = None,
         links: SourceLinks | None = None,
+        models: Callable[[str], Generator] | None = None,
     ) -> None:
         self._library = library
         self._journal = journal or AnswerJournal()
@@ -130,6 +158,7 @@ class Answerer:
         self._sources = SourceTexts()
         self._embedder = embedder
         self._generator = generator
+        self._models = models  # another model by name, for a course that names one
         self._checker = checker
         self.policy = policy
         # Embedding passage sentences briefly takes tens of MB per call, which the
@@ -156,14 +185,32 @@ class Answerer:
                 return AskResponse.model_validate(event.data)
         raise RuntimeError("the answer stream ended without a final answer")
 
+    async def _start(self, question: Question) -> _Run:
+        """The run of a question, under its collection's policy."""
+        course = await to_thread.run_sync(self._library.course, question.collection)
+        policy = self.policy.for_course(course)
+        guided = policy.teaching_mode == "guide" and asks_for_solution(question.text)
+        style = "explain" if guided else question.style or policy.answer_style
+        generator = self._generator
+        if policy.model is not None and self._models is not None:
+            generator = await to_thread.run_sync(self._models, policy.model)
+        return _Run(
+            replace(question, style=style),
+            SentenceVectors(self._embedder),
+            policy,
+            generator,
+            guided,
+        )
+
     async def events(self, question: Question) -> AsyncIterator[Event]:
-        run = _Run(question, SentenceVectors(self._embedder))
+        run = await self._start(question)
+        question = run.question
         reader = await to_thread.run_sync(self._library.reader, question.collection)
         run.retrieval = await to_thread.run_sync(lambda: retrieve(reader, question, run.vectors))
         run.retrieval_ms = run.elapsed_ms()
         decision = await to_thread.run_sync(
             lambda: decide(
-                question.text, run.retrieval, self.policy.abstain_threshold, self._common_word
+                question.text, run.retrieval, run.policy.abstain_threshold, self._common_word
             )
         )
         if decision.abstain:
@@ -175,22 +222,25 @@ class Answerer:
             for n, hit in enumerate(run.retrieval.hits, start=1)
         ]
         yield Event("citations", {"citations": [c.model_dump() for c in run.citations]})
+        skip = worked_result if run.guided else None
         unit = await self._bounded(
-            lambda: best_unit(run.vectors, question.text, run.retrieval.hits, style=question.style)
+            lambda: best_unit(
+                run.vectors, question.text, run.retrieval.hits, style=run.style, skip=skip
+            )
         )
-        if self.policy.strategy == "extractive" or unit is None:
+        if run.policy.answer_strategy == "extractive" or unit is None:
             async for event in self._extractive(run, unit, "strategy is extractive"):
                 yield event
             return
         run.content_shown()
-        yield Event("draft", {"text": compose(unit), "citations": [unit.passage]})
+        yield Event("draft", {"text": self._composed(run, unit), "citations": [unit.passage]})
         async for event in self._generated(run, unit):
             yield event
 
     async def _generated(self, run: _Run, unit: Unit) -> AsyncIterator[Event]:
         pieces: list[str] = []
         holding = True  # the answer's start is held back while it may be the refusal
-        async for piece in self._generator.stream(self._messages(run, unit), self._params(run)):
+        async for piece in run.generator.stream(self._messages(run, unit), self._params(run)):
             if run.generated_first_token_ms is None:
                 run.generated_first_token_ms = run.elapsed_ms()
             pieces.append(piece)
@@ -200,7 +250,7 @@ class Answerer:
             holding = False
         generated = "".join(pieces).strip()
         if is_refusal(generated):
-            if run.question.style in self.policy.trust_refusal:
+            if run.style in run.policy.trust_refusal:
                 run.rejected = generated
                 yield self._abstained(run, "the model found no answer in the passages")
                 return
@@ -216,15 +266,21 @@ class Answerer:
             reason = "no sentence the model wrote from the passages is supported by them"
             yield self._abstained(run, reason)
             return
-        accepted = bool(verdict.sentences) and ratio >= self.policy.min_supported_ratio
-        if accepted or self.policy.strategy == "generative":
+        if run.guided and hands_over(verdict.text):
+            run.rejected = verdict.text
+            reason = "the generated answer gave the worked result away (teaching mode guide)"
+            async for event in self._extractive(run, unit, reason, stream=False):
+                yield event
+            return
+        accepted = bool(verdict.sentences) and ratio >= run.policy.min_supported_ratio
+        if accepted or run.policy.answer_strategy == "generative":
             reason = (
                 f"{sum(s.supported for s in verdict.sentences)} of {len(verdict.sentences)} "
                 "generated sentences are supported by the passages"
             )
             cited = {n for s in verdict.sentences for n in s.citations}
             quote = None
-            if run.question.style == "explain" and adds_to(unit, verdict.text):
+            if run.style == "explain" and adds_to(unit, verdict.text):
                 quote = Quote(text=unit.text.strip(), citation=unit.passage)
                 cited.add(unit.passage)
             used = [c for c in run.citations if c.n in cited]
@@ -240,27 +296,29 @@ class Answerer:
 
     def _abstains_on_invention(self, run: _Run) -> bool:
         # `generative` serves what the model said, flagged; `auto` takes it as a verdict.
-        below = self.policy.abstain_unsupported_below.get(run.question.style, -math.inf)
+        below = run.policy.abstain_unsupported_below.get(run.style, -math.inf)
         best = run.retrieval.best_score
-        return self.policy.strategy == "auto" and best is not None and best < below
+        return run.policy.answer_strategy == "auto" and best is not None and best < below
 
     def _messages(self, run: _Run, unit: Unit) -> list[Message]:
         """The prompt: the first passages by rank, and the draft's passage in any case."""
         hits = run.retrieval.hits
-        chosen = list(range(1, min(len(hits), self.policy.prompt_passages) + 1))
+        chosen = list(range(1, min(len(hits), run.policy.prompt_passages) + 1))
         if unit.passage not in chosen:
             chosen[-1] = unit.passage
         return build_messages(
             run.question.text,
             [(n, hits[n - 1].chunk.source, hits[n - 1].chunk.text) for n in sorted(chosen)],
             run.question.history,
-            style=run.question.style,
-            max_passage_chars=self.policy.max_passage_chars,
+            style=run.style,
+            max_passage_chars=run.policy.max_passage_chars,
+            guided=run.guided,
+            note=run.policy.prompt_note,
         )
 
     def _params(self, run: _Run) -> GenerationParams:
-        limit = self.policy.max_answer_tokens
-        if run.question.style == "short":
+        limit = run.policy.max_answer_tokens
+        if run.style == "short":
             limit = min(limit, _SHORT_ANSWER_TOKENS)
         return GenerationParams(max_tokens=limit, temperature=0.0)
 
@@ -277,13 +335,21 @@ class Answerer:
         if unit is None:
             yield self._abstained(run, "no passage has a sentence to quote")
             return
-        text = compose(unit)
+        text = self._composed(run, unit)
         if stream:
             run.content_shown()
             yield Event("token", {"text": text})
         verdict = await self._verify(run, text)
         used = [c for c in run.citations if c.n == unit.passage]
         yield self._done(run, text, "extractive", verdict, reason, used)
+
+    @staticmethod
+    def _composed(run: _Run, unit: Unit) -> str:
+        """The unit as an answer; guided, with the hint and where the notes explain it."""
+        if not run.guided:
+            return compose(unit)
+        chunk = run.retrieval.hits[unit.passage - 1].chunk
+        return guided_text(unit.text, unit.passage, " > ".join(chunk.heading_path) or chunk.title)
 
     def _placed(
         self, run: _Run, reader: IndexReader, citations: list[Citation], verdict: Verdict
@@ -324,7 +390,18 @@ class Answerer:
         best = run.retrieval.best_score
         reader = self._library.reader(run.question.collection)
         citations = self._placed(run, reader, citations, verdict)
-        answer_id = self._journal.record(reader.root, run.question.text, text, mode)
+        record = AnswerRecord(
+            question=run.question.text,
+            answer=text,
+            mode=mode,
+            style=run.style,
+            best_score=best,
+            threshold=run.policy.abstain_threshold,
+            cited=tuple(Cited(c.source, c.title, tuple(c.heading_path)) for c in citations),
+            latency_ms=run.elapsed_ms(),
+            rejected=run.rejected is not None,
+        )
+        answer_id = self._journal.record(reader.root, record, log_question=run.policy.question_log)
         response = AskResponse(
             answer_id=answer_id,
             answer=text,
@@ -346,7 +423,7 @@ class Answerer:
                 supported_ratio=round(verdict.supported_ratio, 4),
                 reason=reason,
                 best_passage_score=None if best is None else round(best, 4),
-                abstain_threshold=self.policy.abstain_threshold,
+                abstain_threshold=run.policy.abstain_threshold,
                 rejected_answer=run.rejected,
             ),
             timings=Timings(
@@ -355,7 +432,8 @@ class Answerer:
                 generated_first_token_ms=run.generated_first_token_ms,
                 total_ms=run.elapsed_ms(),
             ),
-            model=self._generator.model_name if mode == "generative" else EXTRACTIVE_MODEL,
+            model=run.generator.model_name if mode == "generative" else EXTRACTIVE_MODEL,
             collection=run.question.collection,
+            guided=run.guided,
         )
         return Event("done", response.model_dump())

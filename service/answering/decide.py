@@ -36,7 +36,8 @@ from service.text import STOPWORDS, stem_words
 _TERM = re.compile(r"[a-z0-9][a-z0-9_]+")
 _JOINED = re.compile(r"\b([a-z]+)[-\s]?(\d+)\b")
 _HYPHENATED = re.compile(r"\b([a-z]+)-(\d+)\b")
-# Words that frame a question or an explanation rather than name its subject (and the
+# Words that frame a question or an explanation rather than name its subject (a request
+# for a solution too: "Compute…", "homework"), and the
 # stop words of service.text).
 _FRAMING = """
     whats what's hows cant dont doesnt isnt arent wont didnt shouldnt wouldnt couldnt im ive
@@ -51,6 +52,8 @@ _FRAMING = """
     short long quick quickly please someone something anything one ones
     mine yours biggest smallest largest highest lowest fastest slowest
     percentage percentages percent proportion proportions fraction
+    solve solution solutions compute calculate derive prove implement exercise exercises
+    homework assignment final answer answers result number
     """.split()  # noqa: SIM905 - a word list reads best as text
 _TYPO_SIMILARITY = 0.8
 _TYPO_MIN_LETTERS = 6

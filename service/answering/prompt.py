@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from service.answering.guide import GUIDE_SYSTEM
 from service.generation.base import Message
 from service.schemas import AnswerStyle
 
@@ -133,12 +134,19 @@ def build_messages(
     *,
     style: AnswerStyle = "explain",
     max_passage_chars: int = 1200,
+    guided: bool = False,
+    note: str | None = None,
 ) -> list[Message]:
     """Chat messages for ``question`` over ``(n, source, text)`` passages: the system
-    message, the style's worked examples, the last turns of ``history``, the question."""
+    message (``guided``: teaching mode guide's; with the course's ``note`` after it), the
+    style's worked examples, the last turns of ``history``, the question."""
     user = _user_turn(question, passages, max_passage_chars)
     turns = [Message(m.role, sanitize(m.content)) for m in history[-4:]]
-    return [Message("system", SYSTEM[style]), *_example_turns(style), *turns, Message("user", user)]
+    system = GUIDE_SYSTEM if guided else SYSTEM[style]
+    if note:
+        system += f" The course staff add: {sanitize(note)}"
+    examples = [] if guided else _example_turns(style)
+    return [Message("system", system), *examples, *turns, Message("user", user)]
 
 
 # "[1] NOT COVERED", "**NOT COVERED.**": what precedes the refusal does not matter.

@@ -27,7 +27,7 @@ class Question:
     collection: str
     top_k: int = 5
     history: list[Message] = field(default_factory=list)
-    style: AnswerStyle = "explain"
+    style: AnswerStyle | None = None  # None: the collection's (AnswerPolicy.answer_style)
     scope: Scope | None = None
 
 

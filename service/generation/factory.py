@@ -32,3 +32,15 @@ def build_generator(settings: Settings) -> Generator:
         queue_size=settings.queue_size,
         cpu_variant=settings.cpu_variant,
     )
+
+
+def default_model_name(settings: Settings) -> str:
+    """The name a course's ``model`` uses for the configured model."""
+    return settings.openai_model if settings.generator == "openai" else settings.model
+
+
+def build_named(settings: Settings, name: str) -> Generator:
+    """The configured kind of generator, running model ``name`` instead."""
+    if settings.generator == "openai":
+        return build_generator(settings.model_copy(update={"openai_model": name}))
+    return build_generator(settings.model_copy(update={"model": name, "model_path": None}))

@@ -65,7 +65,7 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_HISTORY_TURNS * 2 + 2)
     stream: bool = False
     # Syllabus's own extra fields, as OpenAI clients pass them (extra_body={"style": ...}).
-    style: AnswerStyle = "explain"
+    style: AnswerStyle | None = None
     scope: SearchScope | None = None
 
 

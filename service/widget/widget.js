@@ -39,6 +39,9 @@
       styles: new URL("widget.css", src).href,
       katex: new URL("widget/katex/", src).href,
       title: data.title || "Ask the course",
+      // What the page does not set, the course's own settings may (GET /v1/course).
+      ownTitle: Boolean(data.title),
+      ownGreeting: data.greeting !== undefined,
       collection: data.collection || null,
       left: data.position === "bottom-left",
       accent: data.accent && CSS.supports("color", data.accent) ? data.accent : DEFAULT_ACCENT,
@@ -506,7 +509,11 @@
       const status = stage && h("p", { class: "status", role: "status" }, stage);
       const rating = this.turn.status === "done" && this.turn.answerId ? this.ratingRow() : null;
       // replaceChildren, unlike h, would insert a missing part as the text "null".
-      const parts = [status, answer, quote, this.chips, this.detail, rating];
+      const guided =
+        this.turn.status === "done" && this.turn.guided
+          ? h("p", { class: "guided" }, "A hint, not the solution: try the next step yourself.")
+          : null;
+      const parts = [status, guided, answer, quote, this.chips, this.detail, rating];
       this.bot.replaceChildren(...parts.filter(Boolean));
       this.reveal(open);
     }
@@ -683,6 +690,7 @@
       drafted: [],
       stage: null,
       quote: null,
+      guided: false,
       answerId: null,
       rating: null,
     };
@@ -706,6 +714,7 @@
       status: done ? "done" : "error",
       problem: done ? null : problem || { text: INTERRUPTED, wait: false },
       quote: done ? quoteOf(turn.quote) : null,
+      guided: done && turn.guided === true,
       answerId: done && typeof turn.answerId === "string" ? turn.answerId : null,
       rating: done && turn.rating && turn.rating.sent ? { ...turn.rating, failed: null } : null,
     };
@@ -745,6 +754,7 @@
         status: turn.status,
         problem: turn.problem,
         quote: turn.status === "done" ? turn.quote : null,
+        guided: turn.status === "done" && turn.guided === true,
         answerId: turn.status === "done" ? turn.answerId : null,
         rating: turn.rating,
       }));
@@ -771,6 +781,31 @@
       shadow.append(styles, formulas, this.root);
       document.body.append(host);
       this.loadKatex();
+      this.loadCourse();
+    }
+
+    async loadCourse() {
+      // The course's title and greeting, where the page's tag does not set them.
+      const { api, collection, ownTitle, ownGreeting } = this.config;
+      if (ownTitle && ownGreeting) return;
+      const query = collection ? `?collection=${encodeURIComponent(collection)}` : "";
+      let course = null;
+      try {
+        const response = await fetch(`${api}/v1/course${query}`, { headers: { Accept: "application/json" } });
+        if (response.ok) course = await response.json();
+      } catch {
+        return; // Unreachable: the widget's own words stay.
+      }
+      if (!course || typeof course !== "object") return;
+      if (!ownTitle && typeof course.title === "string" && course.title) {
+        this.config.title = course.title;
+        this.launcherTitle.textContent = course.title;
+        this.panelTitle.textContent = course.title;
+      }
+      if (!ownGreeting && typeof course.greeting === "string" && course.greeting) {
+        this.greeting.textContent = course.greeting;
+        this.greeting.hidden = false;
+      }
     }
 
     loadKatex() {
@@ -799,7 +834,7 @@
           onclick: () => this.open(true),
         },
         icon(CHAT_ICON),
-        h("span", {}, config.title),
+        (this.launcherTitle = h("span", {}, config.title)),
       );
       this.log = h("div", {
         class: "log",
@@ -807,7 +842,9 @@
         tabindex: "0",
         "aria-label": "Conversation",
       });
-      if (config.greeting) this.log.append(h("p", { class: "msg bot greeting" }, config.greeting));
+      this.greeting = h("p", { class: "msg bot greeting" }, config.greeting || "");
+      this.greeting.hidden = !config.greeting;
+      this.log.append(this.greeting);
       for (const turn of this.state.turns) this.addView(turn);
       this.panel = h(
         "section",
@@ -836,7 +873,7 @@
       return h(
         "div",
         { class: "head" },
-        h("h2", { id: "syllabus-title" }, this.config.title),
+        (this.panelTitle = h("h2", { id: "syllabus-title" }, this.config.title)),
         h(
           "button",
           { type: "button", class: "new", onclick: () => this.reset() },
@@ -1083,6 +1120,7 @@
         turn.mode = data.mode;
         turn.citations = Array.isArray(data.citations) ? data.citations : [];
         turn.quote = quoteOf(data.quote);
+        turn.guided = data.guided === true;
         turn.answerId = typeof data.answer_id === "string" ? data.answer_id : null;
         turn.status = "done";
         turn.stage = null;

@@ -27,8 +27,11 @@ def served_demo(
     demo_index: tuple[IndexReader, IngestReport], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """`syllabus serve` in its own process over the demo corpus, with the default model
-    (the tests' isolation picks SmolLM2 elsewhere); yields its base URL."""
+    (the tests' isolation picks SmolLM2 elsewhere), as 'default' and as 'guided' (teaching
+    mode guide); yields its base URL."""
     home = tmp_path_factory.mktemp("served")
     env = {"SYLLABUS_MODEL": DEFAULT_MODEL}
-    with serving({"default": demo_index[0].root}, home, env) as url:
+    index = demo_index[0].root
+    courses = {"guided": {"teaching_mode": "guide"}}
+    with serving({"default": index, "guided": index}, home, env, courses) as url:
         yield url

@@ -65,3 +65,20 @@ def test_short_style_answers_with_the_span(served_demo: str) -> None:
     assert "15%" in answer.answer
     assert len(answer.answer.split()) <= 12, answer.answer
     assert answer.quote is None  # a span stands alone
+
+
+def test_a_guided_course_gives_the_idea_not_the_worked_result(served_demo: str) -> None:
+    question = (
+        "Compute how much GPU memory full fine-tuning of a 7B model needs with "
+        "mixed-precision AdamW. Give me the final number."
+    )
+    guided = ask(served_demo, question, collection="guided")
+    assert guided.guided and guided.mode != "abstained", guided.grounding.reason
+    text = guided.answer
+    assert not any(result in text for result in ("112", "100 GB", "over 100")), text
+    assert "parameter" in text.lower() or "bytes" in text.lower(), text  # the idea to work from
+    assert any(c.source.endswith("fine-tuning.md") for c in guided.citations)
+    answered = ask(served_demo, question)  # the same notes in teaching mode answer
+    assert not answered.guided
+    concept = ask(served_demo, "What is full fine-tuning?", collection="guided")
+    assert not concept.guided  # a concept question is answered as usual

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
-from service.feedback import FEEDBACK_NAME, AnswerJournal
+from service.feedback import DAY_SECONDS, FEEDBACK_NAME, AnswerJournal, AnswerRecord
 from service.schemas import ErrorBody
 from service.settings import Settings
 from tests.conftest import FakeEmbedder
@@ -102,7 +102,11 @@ def test_the_stream_and_the_openai_endpoint_carry_the_answer_id(client: TestClie
 
 def test_the_store_holds_no_address_and_stays_bounded(tmp_path: Path) -> None:
     journal = AnswerJournal(max_answers=5)
-    ids = [journal.record(tmp_path, f"question {i}", "an answer", "extractive") for i in range(8)]
+    ids = [
+        journal.record(tmp_path, AnswerRecord(f"question {i}", "an answer", "extractive"),
+                       log_question=True)
+        for i in range(8)
+    ]  # fmt: skip
     with pytest.raises(Exception, match="no answer"):
         journal.rate(tmp_path, ids[0], True, None)  # among the oldest, forgotten
     journal.rate(tmp_path, ids[-1], True, None)
@@ -125,3 +129,68 @@ def test_a_flood_of_ratings_is_limited(tmp_path: Path) -> None:
             for _ in range(5)
         ]
     assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
+
+
+def test_with_the_question_log_off_only_rated_answers_reach_the_disk(
+    client: TestClient, settings: Settings
+) -> None:
+    unrated = client.post("/v1/ask", json={"question": "What is the learning rate in SGD?"})
+    assert unrated.status_code == 200
+    answer_id = asked(client)
+    assert client.post("/v1/feedback", json={"answer_id": answer_id, "helpful": True}).is_success
+    folder = settings.data_dir / "default"
+    stored = b"".join(p.read_bytes() for p in folder.glob(FEEDBACK_NAME + "*"))  # with its WAL
+    assert b"learning rate in SGD" not in stored
+    assert QUESTION["question"].encode() in stored
+
+
+def test_with_the_question_log_on_every_answer_is_logged_with_what_staff_read(
+    tmp_path: Path, fake_generator: FakeGenerator
+) -> None:
+    from tests.service.conftest import ingest_notes
+
+    settings = Settings(data_dir=tmp_path / "collections", question_log=True)
+    ingest_notes(settings.data_dir)
+    app = create_app(settings, embedder=FakeEmbedder(), generator=fake_generator)
+    with TestClient(app) as client:
+        answer = client.post("/v1/ask", json=QUESTION).json()
+        off_topic = client.post("/v1/ask", json={"question": "Who won the 1966 World Cup?"})
+    journal = AnswerJournal()
+    first, second = journal.answers(settings.data_dir / "default")
+    journal.close()
+    assert first.answer_id == answer["answer_id"] and first.record.question == QUESTION["question"]
+    assert first.record.mode == answer["mode"] and first.record.latency_ms
+    assert first.record.best_score == pytest.approx(
+        answer["grounding"]["best_passage_score"], abs=1e-3
+    )
+    assert {c.source for c in first.record.cited} == {c["source"] for c in answer["citations"]}
+    assert second.record.mode == off_topic.json()["mode"] == "abstained"
+    assert second.record.threshold == settings.abstain_threshold
+
+
+def test_old_answers_are_deleted_after_the_retention(tmp_path: Path) -> None:
+    import sqlite3
+
+    journal = AnswerJournal()
+    old, new = (
+        journal.record(tmp_path, AnswerRecord(q, "an answer", "extractive"), log_question=True)
+        for q in ("an old question", "a new question")
+    )
+    journal.rate(tmp_path, old, False, "old")
+    with sqlite3.connect(tmp_path / FEEDBACK_NAME) as db:
+        db.execute(
+            "UPDATE answers SET asked_at = asked_at - ? WHERE answer_id = ?",
+            (40 * DAY_SECONDS, old),
+        )
+    assert journal.prune(tmp_path, keep_days=30) == 1
+    assert [a.answer_id for a in journal.answers(tmp_path)] == [new]
+    assert journal.ratings(tmp_path) == []  # the old answer's rating went with it
+    journal.close()
+
+
+def test_an_unwritable_log_never_stops_an_answer(tmp_path: Path) -> None:
+    (tmp_path / FEEDBACK_NAME).mkdir()  # sqlite cannot open a folder: as a full or broken disk
+    journal = AnswerJournal()
+    answer_id = journal.record(tmp_path, AnswerRecord("q", "a", "extractive"), log_question=True)
+    assert answer_id and journal.answers(tmp_path) == []
+    journal.close()

@@ -241,6 +241,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         thread.join()
 
 
+# The settings of the "course" collection the service serves (its course.json).
+COURSE = {
+    "title": "ML 101 helper",
+    "greeting": "Ask about this week's notes; exercises get hints, not solutions.",
+    "teaching_mode": "guide",
+}
+
+
 @pytest.fixture(scope="package")
 def api_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The server's folder: its collections are under ``collections/``."""
@@ -255,9 +263,13 @@ def api(
     api_home: Path,
 ) -> Iterator[str]:
     """The base URL of a `syllabus serve` that lets the site's allowed origin call it."""
-    collections = {"default": demo_index[0].root, "xss": xss_index[0].root}
+    collections = {
+        "default": demo_index[0].root,
+        "xss": xss_index[0].root,
+        "course": demo_index[0].root,  # the demo notes as a course with its own settings
+    }
     env = {"SYLLABUS_CORS_ORIGINS": site.allowed}
-    with serving(collections, api_home, env) as url:
+    with serving(collections, api_home, env, {"course": COURSE}) as url:
         yield url
 
 

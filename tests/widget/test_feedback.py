@@ -18,7 +18,9 @@ def test_not_helpful_with_a_comment_is_stored_and_thanked(
 ) -> None:
     chat.page.goto(f"{api}/")
     chat.open()
-    turn = chat.ask("What is gradient clipping?")
+    # A question whose best passage is close (above 0.5): never abstained, whatever the model
+    # writes (SmolLM2 here; its text varies with what llama.cpp evaluated before).
+    turn = chat.ask("Why is attention scaled by the square root of d_k?")
     rating = turn.locator(".rating")
     expect(rating).to_contain_text("Did this help?")
     rating.get_by_role("button", name="No").click()
@@ -33,8 +35,9 @@ def test_not_helpful_with_a_comment_is_stored_and_thanked(
     journal = AnswerJournal()  # the server's store, read as course staff would
     stored = journal.ratings(api_home / "collections" / "default")
     journal.close()
+    question = "Why is attention scaled by the square root of d_k?"
     assert [(q, h, c) for q, _, h, c in stored] == [
-        ("What is gradient clipping?", False, "I wanted an example threshold.")
+        (question, False, "I wanted an example threshold.")
     ]
 
     chat.page.reload()  # the rating stays given for the session

@@ -1,4 +1,5 @@
-"""Small inline SVG charts for the HTML report: no plotting library, no script.
+"""Small inline SVG charts for HTML reports (an evaluation's, the insights): no plotting
+library, no script.
 
 Every text that goes into a chart is escaped; the charts are plain markup
 that any browser draws.
@@ -13,22 +14,84 @@ COLOURS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea")
 _FONT = 'font-family="system-ui, sans-serif" font-size="12"'
 
 
+_LABEL_W, _BAR_H, _GAP, _TOP = 200, 18, 6, 28
+
+
+def _horizontal(
+    rows: Sequence[tuple[str, float, str]], width: int, title: str, reserve: int, fill: bool
+) -> str:
+    """Labelled horizontal bars: (label, length in [0, 1], text after the bar)."""
+    height = _TOP + len(rows) * (_BAR_H + _GAP) + 10
+    span = width - _LABEL_W - reserve
+    parts = [_open(width, height, title), _title(title)]
+    for i, (label, share, text) in enumerate(rows):
+        y = _TOP + i * (_BAR_H + _GAP)
+        length = max(0.0, min(1.0, share)) * span
+        track = (
+            f'<rect x="{_LABEL_W}" y="{y}" width="{span}" height="{_BAR_H}" fill="#e5e7eb"/>'
+            if fill
+            else ""
+        )
+        colour = COLOURS[0] if fill else COLOURS[i % len(COLOURS)]
+        parts.append(
+            f'<text x="{_LABEL_W - 8}" y="{y + 13}" text-anchor="end" {_FONT}>{escape(label)}'
+            f"</text>{track}"
+            f'<rect class="bar" x="{_LABEL_W}" y="{y}" width="{length:.1f}" height="{_BAR_H}" '
+            f'fill="{colour}"/>'
+            f'<text x="{_LABEL_W + length + 4:.1f}" y="{y + 13}" {_FONT}>{escape(text)}</text>'
+        )
+    return "".join(parts) + "</svg>"
+
+
 def bars(rows: Sequence[tuple[str, float]], *, width: int = 640, title: str = "") -> str:
     """Horizontal bars for values in [0, 1], labelled with their value."""
-    label_w, bar_h, gap, top = 200, 18, 6, 28
-    height = top + len(rows) * (bar_h + gap) + 10
-    span = width - label_w - 60
+    return _horizontal([(label, v, f"{v:.3f}") for label, v in rows], width, title, 60, True)
+
+
+def tallies(rows: Sequence[tuple[str, int]], *, width: int = 640, title: str = "") -> str:
+    """Horizontal bars of counts, scaled to the largest, labelled with count and share."""
+    total = sum(count for _, count in rows) or 1
+    peak = max((count for _, count in rows), default=0) or 1
+    shown = [(label, c / peak, f"{c} ({c / total:.0%})") for label, c in rows]
+    return _horizontal(shown, width, title, 90, False)
+
+
+def columns(
+    rows: Sequence[tuple[str, int]],
+    *,
+    title: str = "",
+    width: int = 640,
+    height: int = 220,
+    labels: int = 8,
+) -> str:
+    """Vertical columns of counts in order (one per day, say), with at most ``labels``
+    labels under them, evenly spread, and the largest count on the axis."""
+    if not rows:
+        return ""
+    left, right, top, bottom = 40, 10, 30, 30
+    plot_w, plot_h = width - left - right, height - top - bottom
+    peak = max(count for _, count in rows) or 1
+    step = min(plot_w / len(rows), 48.0)  # a few days: narrow columns, not slabs
+    every = max(1, -(-len(rows) // labels))  # ceiling division
+    base = top + plot_h
     parts = [_open(width, height, title), _title(title)]
-    for i, (label, value) in enumerate(rows):
-        y = top + i * (bar_h + gap)
-        length = max(0.0, min(1.0, value)) * span
+    parts.append(
+        f'<line x1="{left}" x2="{left + plot_w}" y1="{base}" y2="{base}" stroke="#6b7280"/>'
+        f'<text x="{left - 6}" y="{top + 10}" text-anchor="end" {_FONT}>{peak}</text>'
+    )
+    for i, (label, count) in enumerate(rows):
+        h = count / peak * plot_h
+        x = left + i * step
         parts.append(
-            f'<text x="{label_w - 8}" y="{y + 13}" text-anchor="end" {_FONT}>{escape(label)}</text>'
-            f'<rect x="{label_w}" y="{y}" width="{span}" height="{bar_h}" fill="#e5e7eb"/>'
-            f'<rect class="bar" x="{label_w}" y="{y}" width="{length:.1f}" height="{bar_h}" '
-            f'fill="{COLOURS[0]}"/>'
-            f'<text x="{label_w + length + 4:.1f}" y="{y + 13}" {_FONT}>{value:.3f}</text>'
+            f'<rect class="column" x="{x + step * 0.1:.1f}" y="{base - h:.1f}" '
+            f'width="{max(step * 0.8, 0.5):.1f}" height="{h:.1f}" fill="{COLOURS[0]}">'
+            f"<title>{escape(label)}: {count}</title></rect>"
         )
+        if i % every == 0:
+            parts.append(
+                f'<text x="{x + step / 2:.1f}" y="{base + 16}" text-anchor="middle" {_FONT}>'
+                f"{escape(label)}</text>"
+            )
     return "".join(parts) + "</svg>"
 
 

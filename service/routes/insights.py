@@ -1,0 +1,42 @@
+"""GET /v1/insights: what learners asked of a collection lately (admin key needed)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from anyio import to_thread
+from fastapi import APIRouter, Query, Request
+
+from service.deps import AdminDep, EmbedderDep, LibraryDep, SettingsDep
+from service.feedback import AnswerJournal
+from service.insights import Insights, gather
+from service.schemas import error_responses
+
+router = APIRouter(tags=["insights"])
+
+CollectionQuery = Annotated[
+    str | None,
+    Query(min_length=1, max_length=64, description="Collection (default: the configured one)."),
+]
+SinceQuery = Annotated[int, Query(ge=1, le=3650, description="Days to look back.")]
+
+
+@router.get(
+    "/v1/insights",
+    response_model=Insights,
+    responses=error_responses(400, 401, 403, 404, 422, 503),
+)
+async def insights(
+    request: Request,
+    library: LibraryDep,
+    embedder: EmbedderDep,
+    settings: SettingsDep,
+    _: AdminDep,
+    collection: CollectionQuery = None,
+    since: SinceQuery = 30,
+) -> Insights:
+    reader = await to_thread.run_sync(library.reader, collection or settings.collection)
+    journal: AnswerJournal = request.app.state.journal
+    return await to_thread.run_sync(
+        lambda: gather(journal, reader.root, embedder, reader.documents(), since)
+    )
