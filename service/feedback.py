@@ -41,14 +41,21 @@ PENDING_ANSWERS = 10_000
 PENDING_SECONDS = 3600.0
 DAY_SECONDS = 86_400.0
 _BUSY_MS = 5000  # another process (the CLI's insights) may hold the file a moment
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS answers (
+_ANSWER_COLUMNS = """
     answer_id TEXT PRIMARY KEY,
     asked_at REAL NOT NULL,
     question TEXT NOT NULL,
     answer TEXT NOT NULL,
-    mode TEXT NOT NULL
-);
+    mode TEXT NOT NULL,
+    style TEXT,
+    best_score REAL,
+    threshold REAL,
+    cited TEXT,
+    latency_ms REAL,
+    rejected INTEGER
+"""
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS answers ({_ANSWER_COLUMNS});
 CREATE TABLE IF NOT EXISTS ratings (
     answer_id TEXT PRIMARY KEY REFERENCES answers(answer_id) ON DELETE CASCADE,
     helpful INTEGER NOT NULL,
@@ -57,7 +64,7 @@ CREATE TABLE IF NOT EXISTS ratings (
 );
 CREATE INDEX IF NOT EXISTS answers_asked_at ON answers(asked_at);
 """
-# Columns added after the first release; an older file gains them when opened.
+# Columns added after the first release; a file written before gains them when opened.
 _ADDED = {
     "style": "TEXT",
     "best_score": "REAL",
@@ -139,31 +146,43 @@ class AnswerJournal:
 
     def __init__(self, max_answers: int = MAX_ANSWERS) -> None:
         self._max_answers = max_answers
-        self._connections: dict[Path, sqlite3.Connection | None] = {}
+        self._connections: dict[Path, sqlite3.Connection] = {}
         # (folder, answer_id) -> (asked_at, record): answers waiting for a rating.
         self._pending: OrderedDict[tuple[Path, str], tuple[float, AnswerRecord]] = OrderedDict()
         self._lock = threading.Lock()
         self._warned_at = 0.0
 
     def _open(self, folder: Path) -> sqlite3.Connection | None:
+        """The folder's connection; ``None`` (logged) when the file cannot be opened now,
+        and tried again on the next call."""
         if folder not in self._connections:
             try:
-                connection = sqlite3.connect(
-                    folder / FEEDBACK_NAME, check_same_thread=False, timeout=_BUSY_MS / 1000
-                )
-                connection.execute("PRAGMA journal_mode=WAL")
-                connection.execute("PRAGMA foreign_keys=ON")
-                connection.executescript(_SCHEMA)
-                present = {row[1] for row in connection.execute("PRAGMA table_info(answers)")}
-                for column, kind in _ADDED.items():
-                    if column not in present:
-                        connection.execute(f"ALTER TABLE answers ADD COLUMN {column} {kind}")
-                connection.commit()
+                self._connections[folder] = self._connect(folder / FEEDBACK_NAME)
             except (OSError, sqlite3.Error) as exc:
-                log.warning("answers in %s cannot be logged or rated: %s", folder.name, exc)
-                connection = None
-            self._connections[folder] = connection
+                self._failed("open the answers", folder, exc)
+                return None
         return self._connections[folder]
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        connection = sqlite3.connect(path, check_same_thread=False, timeout=_BUSY_MS / 1000)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            # One writer sets the schema up at a time (another process may be opening it).
+            connection.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    connection.execute(statement)
+            present = {row[1] for row in connection.execute("PRAGMA table_info(answers)")}
+            for column, kind in _ADDED.items():
+                if column not in present:
+                    connection.execute(f"ALTER TABLE answers ADD COLUMN {column} {kind}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.close()
+            raise
+        return connection
 
     def _failed(self, action: str, folder: Path, exc: Exception) -> None:
         # A full disk fails every answer: say so once a minute, not once per answer.
@@ -322,6 +341,5 @@ class AnswerJournal:
     def close(self) -> None:
         with self._lock:
             for connection in self._connections.values():
-                if connection is not None:
-                    connection.close()
+                connection.close()
             self._connections.clear()

@@ -194,3 +194,20 @@ def test_an_unwritable_log_never_stops_an_answer(tmp_path: Path) -> None:
     answer_id = journal.record(tmp_path, AnswerRecord("q", "a", "extractive"), log_question=True)
     assert answer_id and journal.answers(tmp_path) == []
     journal.close()
+
+
+def test_answers_logged_at_once_from_many_threads_are_all_kept(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    journals = [AnswerJournal(), AnswerJournal()]  # two stores on one file, as two workers
+
+    def log(n: int) -> str:
+        record = AnswerRecord(f"question {n}", "an answer", "extractive")
+        return journals[n % 2].record(tmp_path, record, log_question=True)
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = set(pool.map(log, range(400)))
+    kept = {a.answer_id for a in journals[0].answers(tmp_path)}
+    for journal in journals:
+        journal.close()
+    assert len(ids) == 400 and kept == ids
