@@ -31,6 +31,8 @@ th, td { border: 1px solid #d1d5db; padding: .25rem .6rem; text-align: left; ver
          overflow-wrap: anywhere; }
 th { background: #f3f4f6; }
 td.n { text-align: right; white-space: nowrap; }
+td.when { white-space: nowrap; }
+td.wide { min-width: 11rem; }
 .figures td:first-child { font-weight: 600; width: 16rem; }
 .answer { white-space: pre-wrap; max-height: 12rem; overflow: auto; }
 ul { margin: 0; padding-left: 1.2rem; }
@@ -206,11 +208,11 @@ def _missed(i: Insights) -> str:
 def _unhelpful(i: Insights) -> str:
     rows = [
         [
-            _td(_time(a.asked_at)),
-            _td(a.question),
+            _td(_time(a.asked_at), "when"),
+            _td(a.question, "wide"),
             f'<td><div class="answer">{escape(a.answer)}</div></td>',
-            _td(a.comment or "—"),
-            f"<td>{_list(a.sources)}</td>",
+            _td(a.comment or "—", "wide"),
+            f'<td class="wide">{_list(a.sources)}</td>',
         ]
         for a in i.unhelpful_answers
     ]

@@ -210,7 +210,11 @@ class Answerer:
         run.retrieval_ms = run.elapsed_ms()
         decision = await to_thread.run_sync(
             lambda: decide(
-                question.text, run.retrieval, run.policy.abstain_threshold, self._common_word
+                question.text,
+                run.retrieval,
+                run.policy.abstain_threshold,
+                self._common_word,
+                task=run.guided,
             )
         )
         if decision.abstain:

@@ -43,6 +43,7 @@ _RESULT = re.compile(
     r"|\bthe (?:final )?(?:answer|result|solution) is\b",
     re.IGNORECASE,
 )
+_OWN_LINE = re.compile(r"\s*(?:[-*+]\s|\d+[.)]\s|\$\$|\\\[)")
 _CODE = re.compile(r"```|^\s*(?:def|class|import|from|return|for|while)\s\S", re.MULTILINE)
 
 GUIDE_SYSTEM = (
@@ -73,7 +74,9 @@ def hands_over(answer: str) -> bool:
 
 def guided_text(unit_text: str, passage: int, where: str) -> str:
     """The quoted idea, the hint to go on, and where the notes explain it."""
+    # A list or a display formula starts on its own line, as it would in the notes.
+    joint = "\n" if _OWN_LINE.match(unit_text) else " "
     return (
-        f"{GUIDE_OPENING} {unit_text.rstrip()} [{passage}]\n\n"
+        f"{GUIDE_OPENING}{joint}{unit_text.strip()} [{passage}]\n\n"
         f"Try the next step yourself; the notes work through it in {where} [{passage}]."
     )

@@ -113,3 +113,11 @@ def test_only_requests_for_solutions_are_guided(guided: TestClient) -> None:
     assert not concept.guided
     elsewhere = ask(guided, SOLUTION, collection="open")  # teaching mode answer
     assert not elsewhere.guided
+
+
+def test_an_exercise_s_own_data_is_not_taken_for_a_missing_subject(guided: TestClient) -> None:
+    exercise = "Compute the GPU memory full fine-tuning of a 13B model needs, everywhere"
+    answer = ask(guided, exercise)
+    assert answer.guided and answer.mode != "abstained", answer.grounding.reason
+    asked = ask(guided, "What is the GPU memory full fine-tuning of a 13B model needs?")
+    assert asked.mode == "abstained" and "13b" in asked.grounding.reason.lower()
