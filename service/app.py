@@ -67,13 +67,19 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
     )
 
 
+def _short(part: object, limit: int = 64) -> str:
+    """A field name as an error names it: an invented one may be any length."""
+    text = str(part)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         return 400, "malformed JSON in the request body"
     parts = []
     for error in errors[:5]:
-        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+        where = ".".join(_short(p) for p in error.get("loc", ()) if p != "body") or "body"
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         if error.get("type") == "extra_forbidden":
             message = "unknown field"
@@ -235,6 +241,11 @@ def create_app(
         version="0.1.0",
         summary="Grounded, cited answers from course materials.",
         lifespan=lifespan,
+        # FastAPI's /docs and /redoc load their scripts from a CDN: offline they do not
+        # work, and a third-party script would run where an admin pastes the admin key.
+        # The schema is at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics

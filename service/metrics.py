@@ -14,6 +14,10 @@ from prometheus_client import (
     generate_latest,
 )
 
+# Label values come from these sets only, so a flood of invented methods cannot grow the
+# series without bound (routes are the app's templates, or "unmatched").
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -40,6 +44,12 @@ class Metrics:
             "Generation requests waiting or running.",
             registry=self.registry,
         )
+
+    def request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one request; a method outside :data:`METHODS` counts as ``other``."""
+        shown = method if method in METHODS else "other"
+        self.requests.labels(route, shown, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
 
     def track_queue(self, depth: Callable[[], int]) -> None:
         self.queue_depth.set_function(lambda: float(depth()))

@@ -74,8 +74,8 @@ class GuardAndMeasure:
         finally:
             route: Any = scope.get("route")
             path = getattr(route, "path", "unmatched")
-            self.metrics.requests.labels(path, scope["method"], str(status["code"])).inc()
-            self.metrics.latency.labels(path).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            self.metrics.request(path, scope["method"], int(status["code"]), elapsed)
 
     def _is_upload(self, scope: Scope) -> bool:
         return scope["method"] == "POST" and scope["path"] in self.uploads
@@ -97,8 +97,11 @@ class GuardAndMeasure:
             )
         kind = headers.get("content-type", "").split(";")[0].strip().lower()
         expected = "multipart/form-data" if self._is_upload(scope) else "application/json"
-        if length == "0" and not kind:
-            return None  # a write without a body (POST /v1/reindex); the route validates it
+        bodyless = length == "0" or (not length and "transfer-encoding" not in headers)
+        if bodyless and not kind:
+            # A write without a body (curl -X POST …/v1/reindex sends no Content-Length at
+            # all); the route validates it.
+            return None
         if kind != expected:
             return (
                 415,

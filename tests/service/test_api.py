@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from service.schemas import AskResponse, ErrorBody, SearchResponse
 from service.settings import Settings
-from tests.service.conftest import FakeGenerator, ingest_notes
+from tests.service.conftest import AS_ADMIN, FakeGenerator, ingest_notes
 
 
 def _ask(client: TestClient, question: str, **extra: object) -> AskResponse:
@@ -302,3 +302,38 @@ def test_the_schema_pattern_and_the_check_agree_on_blank_text(
     assert client.post("/v1/search", json={"query": text}).status_code == 422
     assert re.search(pattern, f"{text}LoRA") is not None
     assert client.post("/v1/search", json={"query": f"{text}LoRA"}).status_code == 200
+
+
+def test_an_error_does_not_echo_a_huge_unknown_field(client: TestClient) -> None:
+    field = "x" * 200_000
+    response = client.post("/v1/ask", json={"question": "What is Adam?", field: 1})
+    assert response.status_code == 422
+    assert len(response.content) < 1000 and "unknown field" in response.json()["error"]["message"]
+
+
+def test_no_page_loads_scripts_from_elsewhere(client: TestClient) -> None:
+    # FastAPI's Swagger UI and ReDoc pages load from a CDN: they are not served.
+    assert client.get("/docs").status_code == 404 and client.get("/redoc").status_code == 404
+    assert client.get("/openapi.json").json()["info"]["title"] == "Syllabus"
+
+
+def test_a_post_without_any_body_headers_reaches_the_route(admin_client: TestClient) -> None:
+    # As `curl -X POST URL` sends it: no Content-Length, no Content-Type, no body.
+    sent: list[dict[str, object]] = []
+    key = AS_ADMIN["Authorization"].encode()
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/v1/reindex", "raw_path": b"/v1/reindex", "query_string": b"",
+        "headers": [(b"host", b"testserver"), (b"authorization", key)],
+        "client": ("127.0.0.1", 1), "server": ("testserver", 80), "root_path": "",
+    }  # fmt: skip
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    assert admin_client.portal is not None
+    admin_client.portal.call(admin_client.app, scope, receive, send)
+    assert sent[0]["status"] == 202
