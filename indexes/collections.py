@@ -29,7 +29,7 @@ class Collection:
     path: Path
 
     def exists(self) -> bool:
-        return VersionedDir(self.path).current() is not None
+        return VersionedDir(self.path).has_versions()
 
     def info(self) -> CollectionInfo:
         manifest = read_manifest(VersionedDir(self.path).current_dir())

@@ -1,5 +1,7 @@
 """Errors of the index layer; the boundaries (HTTP, CLI) translate them."""
 
+import sqlite3
+
 
 class IndexError_(Exception):
     """Base class for every error raised by :mod:`indexes`."""
@@ -27,3 +29,11 @@ class CollectionNameInvalid(IndexError_):
 
 class EmptyScope(IndexError_):
     """A search scope that holds no chunk of the index."""
+
+
+# What faiss, bm25s, numpy, SQLite and JSON raise on a damaged or missing file of a
+# version, beside our own: reading a version catches these and treats it as damaged.
+READ_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, RuntimeError, ValueError, EOFError, KeyError, sqlite3.Error, IndexCorrupt,
+    IndexNotFound,
+)  # fmt: skip

@@ -126,13 +126,14 @@ def write_manifest(manifest: Manifest, directory: Path) -> None:
 
 def read_manifest(directory: Path) -> Manifest:
     path = directory / MANIFEST_NAME
+    shown = "/".join(path.parts[-4:])  # collection/versions/N/manifest.json: no server folders
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise IndexNotFound(f"no manifest at {path}") from exc
+        raise IndexNotFound(f"no manifest at {shown}") from exc
     except (OSError, ValueError) as exc:  # unreadable, or not JSON
-        raise IndexCorrupt(f"the manifest {path} cannot be read: {exc}") from exc
+        raise IndexCorrupt(f"the manifest {shown} cannot be read: {exc}") from exc
     try:
         return Manifest.model_validate(raw)
     except ValidationError as exc:
-        raise IndexCorrupt(f"the manifest {path} is not a Syllabus manifest") from exc
+        raise IndexCorrupt(f"the manifest {shown} is not a Syllabus manifest") from exc

@@ -14,7 +14,13 @@ import numpy.typing as npt
 
 from indexes import vectors
 from indexes.embedder import Embedder
-from indexes.errors import EmptyScope
+from indexes.errors import (
+    READ_ERRORS,
+    EmbedderMismatch,
+    EmptyScope,
+    IndexCorrupt,
+    IndexNotFound,
+)
 from indexes.lexical import LexicalIndex
 from indexes.manifest import Manifest, read_manifest
 from indexes.records import DocumentRecord, Hit
@@ -37,17 +43,56 @@ class _Snapshot:
     store: ChunkStore
 
 
-def _load(directory: VersionedDir, embedder: Embedder) -> _Snapshot:
-    path = directory.current_dir()
+def _plain(exc: BaseException, root: Path) -> str:
+    """An error's message without the server's folders (it may reach a client)."""
+    return str(exc).replace(str(root.parent), "…")[:300] or type(exc).__name__
+
+
+def _load_version(directory: VersionedDir, number: int, embedder: Embedder) -> _Snapshot:
+    path = directory.version_dir(number)
     manifest = read_manifest(path)
     manifest.check_embedder(embedder.name, embedder.backend, directory.root)
+    store = ChunkStore(path / STORE_NAME)
+    store.documents()  # reads the store once: a damaged one fails here, not on a request
     return _Snapshot(
         number=manifest.version,
         manifest=manifest,
         vectors=vectors.read_index(path),
         lexical=LexicalIndex.load(path),
-        store=ChunkStore(path / STORE_NAME),
+        store=store,
     )
+
+
+def _load(directory: VersionedDir, embedder: Embedder) -> _Snapshot:
+    """The published version, or, when it cannot be read, the newest one that can
+    (loudly: an error is logged); ``IndexCorrupt`` when none can."""
+    try:
+        current = directory.current()
+    except IndexCorrupt as exc:
+        log.error("%s; looking for a readable version", exc)
+        current = None
+    if current is None and not directory.published():
+        raise IndexNotFound(f"no index has been published in {directory.root.name}")
+    order = [current] if current is not None else []
+    order += [n for n in reversed(directory.published()) if n != current]
+    problems = []
+    for number in order:
+        try:
+            snapshot = _load_version(directory, number, embedder)
+        except EmbedderMismatch:
+            raise
+        except READ_ERRORS as exc:
+            problems.append(f"version {number}: {_plain(exc, directory.root)}")
+            continue
+        if problems:
+            log.error(
+                "%s: %s cannot be read; serving version %d instead",
+                directory.root.name,
+                "; ".join(problems),
+                number,
+            )
+        return snapshot
+    raise IndexCorrupt(f"no version of {directory.root.name} can be read: " + "; ".join(problems))
 
 
 class IndexReader:
@@ -65,6 +110,8 @@ class IndexReader:
         self.weights = weights or FusionWeights()
         self._snapshot = _load(self._dir, embedder)
         self._switch = threading.Lock()
+        self._unreadable: int | None = None  # a published version that failed to load
+        self._reported: str | None = None
 
     @property
     def root(self) -> Path:
@@ -91,14 +138,36 @@ class IndexReader:
         return self._snapshot.store.page_counts()
 
     def refresh(self) -> bool:
-        """Load the published version if it is newer; ``True`` when it switched."""
+        """Load the published version if it is newer; ``True`` when it switched. A
+        version that cannot be read is reported once, and the loaded one goes on serving."""
         with self._switch:
-            current = self._dir.current()
-            if current is None or current == self._snapshot.number:
+            try:
+                current = self._dir.current()
+            except IndexCorrupt as exc:
+                self._report_once(str(exc))
                 return False
-            self._snapshot = _load(self._dir, self._embedder)
+            if current is None or current in (self._snapshot.number, self._unreadable):
+                return False
+            try:
+                snapshot = _load_version(self._dir, current, self._embedder)
+            except READ_ERRORS as exc:
+                self._unreadable = current
+                log.error(
+                    "%s: version %d cannot be read (%s); version %d goes on serving",
+                    self.root.name,
+                    current,
+                    _plain(exc, self.root),
+                    self._snapshot.number,
+                )
+                return False
+            self._snapshot = snapshot
             log.info("switched %s to version %d", self.root, self._snapshot.number)
             return True
+
+    def _report_once(self, problem: str) -> None:
+        if problem != self._reported:
+            self._reported = problem
+            log.error("%s; version %d goes on serving", problem, self._snapshot.number)
 
     def search(
         self,

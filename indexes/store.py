@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from indexes.errors import IndexCorrupt
 from indexes.records import Chunk, DocumentRecord
 from indexes.scope import Scope
 
@@ -107,6 +108,7 @@ class ChunkStore:
         self._connection = sqlite3.connect(
             f"file:{path}?mode=ro", uri=True, check_same_thread=False
         )
+        self._name = "/".join(path.parts[-4:])  # collection/versions/N/chunks.sqlite
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -114,7 +116,10 @@ class ChunkStore:
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
         with self._lock:
-            return self._connection.execute(sql, params).fetchall()
+            try:
+                return self._connection.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:  # the file was damaged after it was opened
+                raise IndexCorrupt(f"the chunk store {self._name} cannot be read: {exc}") from exc
 
     def chunks_at(self, rows: Sequence[int]) -> list[Chunk]:
         """Chunks at the given FAISS rows, in the order asked."""

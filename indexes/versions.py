@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from indexes.errors import IndexLocked, IndexNotFound
+from indexes.errors import IndexCorrupt, IndexLocked, IndexNotFound
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,19 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _fsync_tree(folder: Path) -> None:
+    """fsync every file under ``folder``, then every folder, deepest first."""
+    folders = [folder]
+    for path in sorted(folder.rglob("*"), key=lambda p: -len(p.parts)):
+        if path.is_dir():
+            folders.append(path)
+        else:
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+    for each in sorted(folders, key=lambda p: -len(p.parts)):
+        _fsync_dir(each)
+
+
 class VersionedDir:
     """One index directory and its versions."""
 
@@ -48,19 +61,39 @@ class VersionedDir:
         self.root = root
 
     def current(self) -> int | None:
-        """The published version's number, or ``None`` before the first."""
+        """The published version's number, or ``None`` before the first;
+        ``IndexCorrupt`` when ``CURRENT`` holds no version number."""
         try:
-            return int((self.root / CURRENT).read_text(encoding="ascii").strip())
+            text = (self.root / CURRENT).read_text(encoding="ascii", errors="replace").strip()
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise IndexCorrupt(f"the CURRENT pointer of {self.root.name} cannot be read") from exc
+        if not text.isdigit():
+            raise IndexCorrupt(f"the CURRENT pointer of {self.root.name} is {text[:20]!r}")
+        return int(text)
+
+    def published(self) -> list[int]:
+        """The numbers of the published versions on disk, oldest first."""
+        versions = self.root / VERSIONS
+        if not versions.is_dir():
+            return []
+        return sorted(int(e.name) for e in versions.iterdir() if e.name.isdigit() and e.is_dir())
 
     def version_dir(self, number: int) -> Path:
         return self.root / VERSIONS / str(number)
 
+    def has_versions(self) -> bool:
+        """Whether anything was published here, even if ``CURRENT`` is damaged."""
+        try:
+            return self.current() is not None
+        except IndexCorrupt:
+            return bool(self.published())
+
     def current_dir(self) -> Path:
         number = self.current()
         if number is None:
-            raise IndexNotFound(f"no index has been published at {self.root}")
+            raise IndexNotFound(f"no index has been published in {self.root.name}")
         return self.version_dir(number)
 
     def _numbers(self) -> list[int]:
@@ -76,7 +109,11 @@ class VersionedDir:
 
     def new_staging(self) -> tuple[int, Path]:
         """A fresh, empty staging directory and the version number it will publish as."""
-        number = max([*self._numbers(), self.current() or 0]) + 1
+        try:
+            current = self.current() or 0
+        except IndexCorrupt:
+            current = 0  # a damaged pointer: the numbers on disk still say what is taken
+        number = max([*self._numbers(), current]) + 1
         staging = self.root / VERSIONS / f"{STAGING_PREFIX}{number}"
         staging.mkdir(parents=True)
         return number, staging
@@ -84,6 +121,9 @@ class VersionedDir:
     def publish(self, number: int, staging: Path) -> Path:
         """Move a complete staging directory into place and make it current."""
         final = self.version_dir(number)
+        # Every file and folder of the version reaches the disk before CURRENT names it:
+        # after a power cut, CURRENT never names a version whose files are empty.
+        _fsync_tree(staging)
         staging.rename(final)
         _fsync_dir(final.parent)
         pointer = self.root / f"{CURRENT}.tmp"
@@ -106,9 +146,7 @@ class VersionedDir:
         versions = self.root / VERSIONS
         if not versions.is_dir():
             return
-        published = sorted(
-            int(e.name) for e in versions.iterdir() if e.name.isdigit() and e.is_dir()
-        )
+        published = self.published()
         keep_set = set(published[-keep:]) | ({current} if current is not None else set())
         for entry in versions.iterdir():
             stale_staging = entry.name.startswith(STAGING_PREFIX)

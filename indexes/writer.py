@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from indexes import vectors
+from indexes.errors import READ_ERRORS
 from indexes.lexical import LexicalIndex
 from indexes.manifest import (
     INTERCHANGEABLE_BACKENDS,
@@ -100,6 +101,19 @@ class IndexWriter:
                 writer._close()
 
     def _load_previous(self) -> tuple[Manifest, ChunkStore, Any] | None:
+        """The published version to build on; ``None`` when there is none, or when it
+        cannot be read (then every document is ingested again: a rebuild, not a crash)."""
+        try:
+            return self._read_previous()
+        except READ_ERRORS as exc:
+            log.warning(
+                "the published version of %s cannot be read (%s); rebuilding every document",
+                self._dir.root.name,
+                exc,
+            )
+            return None
+
+    def _read_previous(self) -> tuple[Manifest, ChunkStore, Any] | None:
         if self._dir.current() is None:
             return None
         path = self._dir.current_dir()
@@ -122,7 +136,9 @@ class IndexWriter:
                 self._chunker,
             )
             return None
-        return manifest, ChunkStore(path / STORE_NAME), vectors.read_index(path)
+        store = ChunkStore(path / STORE_NAME)
+        store.documents()  # a damaged store fails now, not halfway through the new version
+        return manifest, store, vectors.read_index(path)
 
     def _backend_only_change(self, built: EmbedderInfo) -> bool:
         return (

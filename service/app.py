@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from indexes import DataRoot, Embedder, SentenceTransformerEmbedder
+from indexes import DataRoot, Embedder, IndexError_, SentenceTransformerEmbedder
 from ingest import Pipeline
 from service.answering import Answerer, AnswerPolicy, GroundingChecker
 from service.auth import Keyring
@@ -101,6 +101,13 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
         code = _HTTP_CODES.get(exc.status_code, "bad_request")
         return _error(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(IndexError_)
+    async def index_error(_: Request, exc: IndexError_) -> Response:
+        # A collection damaged on disk after it was opened: that collection is
+        # unavailable, the others serve.
+        log.error("collection unavailable: %s", exc)
+        return _error(503, "collection_unavailable", f"the collection cannot be read: {exc}")
 
     @app.exception_handler(ClientGone)
     async def client_gone(_: Request, __: ClientGone) -> Response:

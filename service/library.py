@@ -93,4 +93,11 @@ class Library:
         return [c.name for c in self._root.collections()]
 
     def collections(self) -> list[CollectionInfo]:
-        return [c.info() for c in self._root.collections()]
+        """The collections that can be read; a damaged one is logged and left out."""
+        found = []
+        for collection in self._root.collections():
+            try:
+                found.append(collection.info())
+            except IndexError_ as exc:
+                log.warning("collection %r left out of the list: %s", collection.name, exc)
+        return found
