@@ -281,9 +281,8 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:
     """Serve the HTTP API (and the chat widget) with uvicorn."""
-    import uvicorn
-
     from service.app import create_app
+    from service.server import serve as guarded
 
     settings = _settings()
     updates = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
@@ -292,7 +291,7 @@ def serve(
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     %(name)s: %(message)s")
     for package in ("service", "indexes", "ingest"):
         logging.getLogger(package).setLevel(logging.INFO)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    guarded(create_app(settings), settings)
 
 
 @app.command()

@@ -93,6 +93,18 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Address `syllabus serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `syllabus serve` listens on.")
+    header_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Seconds a connection has to send a request's headers; then it is closed.",
+    )
+    max_connections: int = Field(
+        1000,
+        ge=1,
+        description="Connections `syllabus serve` keeps open at once (at most what the "
+        "descriptor limit leaves room for); one more is closed at once.",
+    )
     generator: Literal["embedded", "openai"] = Field(
         "embedded",
         description="'embedded' runs a GGUF with llama.cpp in-process; 'openai' calls a server.",
