@@ -8,6 +8,7 @@ store and ``manifest.json``.  Exceptions raised here all derive from
     IndexError_
     ├── IndexNotFound        no published version at that path
     ├── IndexCorrupt         a published version's files cannot be read
+    ├── DiskFull             no space for a new version (the previous one serves)
     ├── EmbedderMismatch     the manifest's embedder differs from the configured one
     ├── IndexLocked          another ingestion holds the write lock
     └── CollectionNameInvalid
@@ -17,6 +18,7 @@ from indexes.collections import Collection, CollectionInfo, DataRoot
 from indexes.embedder import Embedder, SentenceTransformerEmbedder
 from indexes.errors import (
     CollectionNameInvalid,
+    DiskFull,
     EmbedderMismatch,
     EmptyScope,
     IndexCorrupt,
@@ -38,6 +40,7 @@ __all__ = [
     "CollectionInfo",
     "CollectionNameInvalid",
     "DataRoot",
+    "DiskFull",
     "DocumentRecord",
     "Embedder",
     "EmbedderInfo",

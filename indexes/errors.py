@@ -27,6 +27,10 @@ class CollectionNameInvalid(IndexError_):
     """A collection name that cannot be used as a directory name."""
 
 
+class DiskFull(IndexError_):
+    """A new version could not be written for lack of space; the previous one serves."""
+
+
 class EmptyScope(IndexError_):
     """A search scope that holds no chunk of the index."""
 

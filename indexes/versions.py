@@ -136,6 +136,14 @@ class VersionedDir:
         log.info("published version %d of %s", number, self.root)
         return final
 
+    def remove_staging(self) -> None:
+        """Remove staging folders left by runs that did not finish (call under the lock)."""
+        versions = self.root / VERSIONS
+        if versions.is_dir():
+            for entry in versions.iterdir():
+                if entry.name.startswith(STAGING_PREFIX):
+                    shutil.rmtree(entry, ignore_errors=True)
+
     def prune(self, keep: int = 2) -> None:
         """Remove staging leftovers and all but the newest ``keep`` published versions.
 

@@ -12,7 +12,9 @@ text, so one index never mixes the vectors of two backends.
 
 from __future__ import annotations
 
+import errno
 import logging
+import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from indexes import vectors
-from indexes.errors import READ_ERRORS
+from indexes.errors import READ_ERRORS, DiskFull
 from indexes.lexical import LexicalIndex
 from indexes.manifest import (
     INTERCHANGEABLE_BACKENDS,
@@ -94,6 +96,7 @@ class IndexWriter:
         """
         directory = VersionedDir(root)
         with directory.lock(wait_seconds):
+            directory.remove_staging()  # what a killed or failed run left, before writing
             writer = cls(directory, embedder, chunker, hnsw_threshold, embed)
             try:
                 yield writer
@@ -171,6 +174,27 @@ class IndexWriter:
             or [np.zeros((0, self._embedder.dimension), dtype=np.float32)]
         ).astype(np.float32)
         number, staging = self._dir.new_staging()
+        try:
+            manifest = self._write(number, staging, documents, chunks, matrix)
+        except BaseException as exc:
+            shutil.rmtree(staging, ignore_errors=True)  # a failed run leaves nothing behind
+            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+                raise DiskFull(
+                    f"no space left to write a new version of {self._dir.root.name}; "
+                    "the previous version still serves"
+                ) from exc
+            raise
+        self._dir.prune()
+        return manifest
+
+    def _write(
+        self,
+        number: int,
+        staging: Path,
+        documents: list[tuple[DocumentRecord, list[Chunk], npt.NDArray[np.float32]]],
+        chunks: list[Chunk],
+        matrix: npt.NDArray[np.float32],
+    ) -> Manifest:
         vector_index = vectors.build_index(matrix, self._embedder.dimension, self._hnsw_threshold)
         vectors.write_index(vector_index, staging)
         LexicalIndex.build([c.embed_text for c in chunks]).save(staging)
@@ -187,7 +211,6 @@ class IndexWriter:
         )
         write_manifest(manifest, staging)
         self._dir.publish(number, staging)
-        self._dir.prune()
         return manifest
 
     def _carried_over(

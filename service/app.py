@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from indexes import DataRoot, Embedder, IndexError_, SentenceTransformerEmbedder
+from indexes import DataRoot, DiskFull, Embedder, IndexError_, SentenceTransformerEmbedder
 from ingest import Pipeline
 from service.answering import Answerer, AnswerPolicy, GroundingChecker
 from service.auth import Keyring
@@ -104,6 +104,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(IndexError_)
     async def index_error(_: Request, exc: IndexError_) -> Response:
+        if isinstance(exc, DiskFull):
+            return _error(507, "insufficient_storage", str(exc))
         # A collection damaged on disk after it was opened: that collection is
         # unavailable, the others serve.
         log.error("collection unavailable: %s", exc)

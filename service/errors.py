@@ -113,6 +113,13 @@ class CollectionUnavailable(ServiceError):
     code = "collection_unavailable"
 
 
+class InsufficientStorage(ServiceError):
+    """The server's disk is full: nothing of the request was stored."""
+
+    status = 507
+    code = "insufficient_storage"
+
+
 class GeneratorUnavailable(ServiceError):
     """The generation backend is down, refused, or answered something unusable."""
 

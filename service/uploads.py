@@ -12,6 +12,7 @@ and renamed into place only once every one of them has passed.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tempfile
@@ -20,7 +21,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from service.errors import (
+    InsufficientStorage,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 
 TEXT_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".text", ".html", ".htm"})
 PDF_SUFFIXES = frozenset({".pdf"})
@@ -133,9 +139,13 @@ def store(folder: Path, uploads: list[Upload]) -> list[Path]:
                 sink.write(upload.data)
                 sink.flush()
                 os.fsync(sink.fileno())
-    except BaseException:
+    except BaseException as exc:
         for temporary, _ in written:
             temporary.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            raise InsufficientStorage(
+                "no space left on the server's disk for the upload; nothing was stored"
+            ) from exc
         raise
     for temporary, target in written:
         os.replace(temporary, target)

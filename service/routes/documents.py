@@ -63,7 +63,7 @@ async def list_documents(
     "/v1/documents",
     status_code=202,
     response_model=JobPublic,
-    responses=error_responses(*_ADMIN_ERRORS, 413, 415),
+    responses=error_responses(*_ADMIN_ERRORS, 413, 415, 507),
     openapi_extra={"requestBody": _UPLOAD_BODY},
 )
 async def upload_documents(

@@ -132,3 +132,24 @@ def test_every_file_and_folder_of_a_version_is_synced_before_it_is_published(
     before = set(synced[:published])
     assert staged <= before | {str(version)}, sorted(staged - before)
     assert str(version.parent) in before  # the rename itself is durable
+
+
+def test_a_full_disk_leaves_no_staging_and_the_previous_version_serving(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from indexes import DiskFull, vectors
+
+    index = tmp_path / "index"
+    _ingest(tmp_path / "n", index, "Momentum accumulates velocity.")
+
+    def full(*_: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(vectors, "write_index", full)
+    for _ in range(3):  # every retry fails the same way, and leaves nothing behind
+        with pytest.raises(DiskFull, match=r"no space left.*previous version still serves"):
+            _ingest(tmp_path / "n", index, "Nesterov looks ahead before stepping.")
+    assert sorted(p.name for p in (index / "versions").iterdir()) == ["1"]
+    assert IndexReader(index, FakeEmbedder()).version == 1

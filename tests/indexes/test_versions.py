@@ -40,7 +40,7 @@ def test_staging_leftovers_are_never_read_and_are_cleaned(tmp_path: Path) -> Non
     reader = IndexReader(index, FakeEmbedder())
     assert reader.version == 1
     _ingest(tmp_path / "n", index, "Version two text.")
-    assert versions.current() == number + 1
+    assert versions.current() == number  # the leftover was removed, its number free again
     assert not staging.exists()
 
 

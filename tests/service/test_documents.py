@@ -340,3 +340,24 @@ def test_stopping_the_service_cancels_a_running_job_before_it_publishes(
     assert stopped.status == "cancelled" and "nothing was published" in (stopped.error or "")
     assert not (admin_settings.data_dir / "default" / "CURRENT").exists()
     assert len(list((admin_settings.data_dir / "default" / "uploads").iterdir())) == 20
+
+
+def test_an_upload_to_a_full_disk_is_a_507_and_stores_nothing(
+    admin_client: TestClient, admin_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    from service import uploads
+
+    def full(_: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(uploads.os, "fsync", full)
+    parts = [("files", ("softmax.md", SOFTMAX, "application/octet-stream"))]
+    response = admin_client.post("/v1/documents", files=parts, headers=AS_ADMIN)
+    assert response.status_code == 507
+    error = ErrorBody.model_validate(response.json()).error
+    assert error.code == "insufficient_storage" and "nothing was stored" in error.message
+    folder = admin_settings.data_dir / "default" / "uploads"
+    assert not folder.exists() or os.listdir(folder) == []
