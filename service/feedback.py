@@ -41,6 +41,7 @@ PENDING_ANSWERS = 10_000
 PENDING_SECONDS = 3600.0
 DAY_SECONDS = 86_400.0
 _BUSY_MS = 5000  # another process (the CLI's insights) may hold the file a moment
+_ATTEMPTS = 3  # a write that stays busy past the timeout is tried again, then given up
 _ANSWER_COLUMNS = """
     answer_id TEXT PRIMARY KEY,
     asked_at REAL NOT NULL,
@@ -168,6 +169,9 @@ class AnswerJournal:
         connection = sqlite3.connect(path, check_same_thread=False, timeout=_BUSY_MS / 1000)
         try:
             connection.execute("PRAGMA journal_mode=WAL")
+            # WAL with NORMAL never corrupts; a power cut may lose the last answers logged,
+            # and each answer no longer waits for an fsync (nor holds the lock through one).
+            connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA foreign_keys=ON")
             # One writer sets the schema up at a time (another process may be opening it).
             connection.execute("BEGIN IMMEDIATE")
@@ -200,13 +204,18 @@ class AnswerJournal:
             if not log_question:
                 self._keep_pending(folder, answer_id, now, record)
                 return answer_id
-            connection = self._open(folder)
-            if connection is None:
-                return answer_id
-            try:
-                self._insert(connection, answer_id, now, record)
-            except sqlite3.Error as exc:
-                self._failed("log an answer", folder, exc)
+            for attempt in range(_ATTEMPTS):
+                connection = self._open(folder)
+                try:
+                    if connection is not None:
+                        self._insert(connection, answer_id, now, record)
+                        break
+                except sqlite3.OperationalError as exc:  # busy past the timeout: try again
+                    self._failed("log an answer", folder, exc)
+                except sqlite3.Error as exc:
+                    self._failed("log an answer", folder, exc)
+                    break
+                time.sleep(0.05 * (attempt + 1))
         return answer_id
 
     def _keep_pending(self, folder: Path, answer_id: str, now: float, record: AnswerRecord) -> None:

@@ -127,6 +127,19 @@ def _example_turns(style: AnswerStyle) -> list[Message]:
     return turns
 
 
+# The conversation the model reads, bounded so that any valid request fits the context
+# (2,048 tokens by default): four turns of at most these many characters, about 450
+# tokens, beside two passages (about 400), the instructions and the answer's 192.
+HISTORY_TURNS = 4
+TURN_CHARS = {"user": 300, "assistant": 600, "system": 300}
+
+
+def _clipped(text: str, role: str) -> str:
+    """A history turn within its budget: its beginning, which a follow-up refers to."""
+    limit = TURN_CHARS[role]
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def build_messages(
     question: str,
     passages: Sequence[tuple[int, str, str]],
@@ -141,7 +154,8 @@ def build_messages(
     message (``guided``: teaching mode guide's; with the course's ``note`` after it), the
     style's worked examples, the last turns of ``history``, the question."""
     user = _user_turn(question, passages, max_passage_chars)
-    turns = [Message(m.role, sanitize(m.content)) for m in history[-4:]]
+    recent = history[-HISTORY_TURNS:]
+    turns = [Message(m.role, _clipped(sanitize(m.content), m.role)) for m in recent]
     system = GUIDE_SYSTEM if guided else SYSTEM[style]
     if note:
         system += f" The course staff add: {sanitize(note)}"

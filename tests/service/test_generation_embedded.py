@@ -176,3 +176,19 @@ def test_a_closed_generator_refuses_new_requests() -> None:
 
     with pytest.raises(GeneratorUnavailable, match="shut down"):
         asyncio.run(collect(closing.stream(CAPITAL, GenerationParams())))
+
+
+def test_the_longest_valid_conversation_fits_the_context(generator: LlamaCppGenerator) -> None:
+    from service.answering.prompt import build_messages
+    from service.schemas import MAX_HISTORY_TURNS, MAX_QUESTION_CHARS
+
+    words = "the gradient of the loss with respect to each weight is computed by backprop "
+    history = [
+        Message("user" if n % 2 == 0 else "assistant", (words * 200)[:8000])
+        for n in range(MAX_HISTORY_TURNS)
+    ]
+    passages = [(n, f"corpus/note-{n}.md", words * 20) for n in (1, 2)]
+    question = (words * 40)[:MAX_QUESTION_CHARS]
+    for style in ("explain", "short"):
+        messages = build_messages(question, passages, history, style=style, max_passage_chars=700)
+        assert generator.prompt_tokens(messages) + 192 < generator.n_ctx, style
