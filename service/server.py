@@ -8,7 +8,8 @@ logs a traceback per refused accept. Here:
 - a connection must deliver a request's headers within ``header_timeout`` seconds of
   opening (or of its previous response), else it is closed;
 - at most ``max_connections`` are open at once (never more than the descriptor limit
-  allows, with headroom for the index files and the model); one over is closed at once;
+  allows, with headroom for the index files and the model); when full, the connection
+  that has waited longest without sending a request is closed to make room;
 - the descriptor limit is raised to the hard limit at start;
 - asyncio's "accept out of system resource" error is logged once every ten seconds.
 
@@ -21,7 +22,7 @@ import asyncio
 import logging
 import resource
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -75,6 +76,8 @@ class GuardedH11(H11Protocol):
 
     header_timeout = 10.0
     max_connections = 1000
+    # Connections waiting for a request's headers, oldest first (one event loop: no lock).
+    _waiting: ClassVar[dict[GuardedH11, None]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -84,16 +87,25 @@ class GuardedH11(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if len(self.connections) > self.max_connections:
-            transport.close()
-            return
+            # Full: make room by closing the connection that has waited longest without
+            # sending a request (slow or idle), so clients that send one get in; when
+            # every connection is busy with a request, this one is refused.
+            oldest = next(iter(GuardedH11._waiting), None)
+            if oldest is None:
+                transport.close()
+                return
+            oldest.transport.close()
+            oldest._disarm()
         self._arm()
 
     def _arm(self) -> None:
         self._disarm()
         self._waiting_for = self.cycle
         self._deadline = self.loop.call_later(self.header_timeout, self._too_slow)
+        GuardedH11._waiting[self] = None
 
     def _disarm(self) -> None:
+        GuardedH11._waiting.pop(self, None)
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None

@@ -103,7 +103,8 @@ class Settings(BaseSettings):
         1000,
         ge=1,
         description="Connections `syllabus serve` keeps open at once (at most what the "
-        "descriptor limit leaves room for); one more is closed at once.",
+        "descriptor limit leaves room for); when full, the one waiting longest without a "
+        "request is closed to make room.",
     )
     generator: Literal["embedded", "openai"] = Field(
         "embedded",
