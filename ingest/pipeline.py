@@ -144,15 +144,17 @@ class Pipeline:
         wait_seconds: float = 0.0,
         progress: Progress | None = None,
         forget: Collection[str] = (),
+        skip: Collection[str] = (),
     ) -> IngestReport:
         """Bring the index at ``index_root`` in line with the files under ``paths``.
 
         Documents whose path is in ``forget`` are removed whatever their root (a file
-        found again under ``paths`` is ingested anew).
+        found again under ``paths`` is ingested anew); files whose path is in ``skip``
+        are passed over, as if they were not there (documents deleted through the API).
         """
         started = time.perf_counter()
         report = IngestReport()
-        files = list(discover(paths, report))
+        files = [f for f in discover(paths, report) if str(f.path) not in skip]
         if progress:
             progress.start(len(files))
         with IndexWriter.open(

@@ -2,13 +2,17 @@
 
 Uploaded files are kept in the collection's ``uploads/`` folder (inside its
 index directory) and ingested by a background job (``service.jobs``); a
-deletion removes the stored file, or drops a document ingested from a folder,
-and re-syncs.  Every change publishes a new index version, which the next
-request serves.
+deletion removes the stored file, or drops a document ingested from a folder
+(remembered in ``excluded.json``, so that a later re-sync of the folder does not
+bring it back), and re-syncs.  Every change publishes a new index version, which
+the next request serves.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 from pathlib import Path
 
 from anyio import to_thread
@@ -19,6 +23,10 @@ from service.errors import NotFound, ValidationFailed
 from service.jobs import Job, Jobs, Work
 from service.library import Library
 from service.schemas import DocumentPublic, DocumentsResponse
+
+log = logging.getLogger(__name__)
+
+EXCLUDED_NAME = "excluded.json"
 
 
 def _inside(path: str, folder: Path) -> bool:
@@ -80,6 +88,8 @@ class Documents:
             raise NotFound(f"no document {document_id!r} in collection {collection!r}")
         if _inside(record.path, self._jobs.uploads_dir(collection)):
             await to_thread.run_sync(lambda: Path(record.path).unlink(missing_ok=True))
+        else:  # a file of an ingested folder: it stays out of the next re-sync
+            await to_thread.run_sync(self._exclude, collection, record.path)
         plan = lambda: self._sync(collection, forget={record.path})  # noqa: E731
         return self._jobs.submit("delete", collection, plan, [record.source])
 
@@ -99,4 +109,31 @@ class Documents:
         _, records, _ = self._records(collection)
         roots = {Path(r.root) for r in records if Path(r.root).exists()}
         gone = {r.path for r in records if not Path(r.path).exists()}
-        return Work([*uploaded.paths, *sorted(roots - set(uploaded.paths))], forget=gone)
+        excluded = self._excluded(collection)
+        paths = [*uploaded.paths, *sorted(roots - set(uploaded.paths))]
+        return Work(paths, forget=gone | excluded, skip=excluded)
+
+    def _excluded_file(self, collection: str) -> Path:
+        return self._root.collection(collection).path / EXCLUDED_NAME
+
+    def _excluded(self, collection: str) -> set[str]:
+        """Files of ingested folders deleted through the API (kept out of re-syncs)."""
+        try:
+            found = json.loads(self._excluded_file(collection).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return set()
+        except (OSError, ValueError) as exc:
+            log.warning("%s of %r cannot be read (%s): nothing excluded", EXCLUDED_NAME,
+                        collection, exc)  # fmt: skip
+            return set()
+        return {str(p) for p in found} if isinstance(found, list) else set()
+
+    def _exclude(self, collection: str, path: str) -> None:
+        target = self._excluded_file(collection)
+        paths = sorted(self._excluded(collection) | {path})
+        temporary = target.with_suffix(".tmp")
+        with temporary.open("w", encoding="utf-8") as out:
+            json.dump(paths, out, indent=1)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, target)

@@ -51,6 +51,7 @@ class Work:
 
     paths: Sequence[Path]
     forget: Collection[str] = ()
+    skip: Collection[str] = ()  # files under ``paths`` that stay out (deleted through the API)
 
 
 @dataclass
@@ -123,11 +124,17 @@ class Jobs:
         job = Job(uuid.uuid4().hex, kind, collection, list(files))
         with self._lock:
             self._jobs[job.id] = job
-            while len(self._jobs) > self._keep:
-                self._jobs.popitem(last=False)
+            self._forget_finished()
             snapshot = replace(job, results=list(job.results))
         self._executor.submit(self._run, job.id, plan)
         return snapshot
+
+    def _forget_finished(self) -> None:
+        """Keep at most ``keep`` jobs, forgetting the oldest finished ones: a job still
+        queued or running is never forgotten (its id was just handed out)."""
+        finished = [i for i, j in self._jobs.items() if j.status not in ("queued", "running")]
+        for job_id in finished[: max(0, len(self._jobs) - self._keep)]:
+            del self._jobs[job_id]
 
     def get(self, job_id: str) -> Job:
         with self._lock:
@@ -176,6 +183,7 @@ class Jobs:
                 wait_seconds=self._wait_seconds,
                 progress=_Progress(self, job_id),
                 forget=work.forget,
+                skip=work.skip,
             )
         except JobCancelled as exc:
             self._update(job_id, status="cancelled", error=str(exc), finished_at=now())

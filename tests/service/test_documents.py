@@ -164,6 +164,10 @@ def test_deleting_a_document_ingested_from_a_folder_drops_it_from_the_index(
     assert done.status == "succeeded"
     assert [d.source for d in listing(admin_client).documents] == ["notes-default/lora.md"]
     assert (admin_settings.data_dir.parent / "notes-default" / "adam.md").exists()
+    # A re-sync of the folder does not bring the deleted document back.
+    resync = admin_client.post("/v1/reindex", headers=AS_ADMIN)
+    assert finished(admin_client, JobPublic.model_validate(resync.json())).status == "succeeded"
+    assert [d.source for d in listing(admin_client).documents] == ["notes-default/lora.md"]
 
 
 def test_reindex_brings_the_collection_in_line_with_its_folders(
