@@ -111,7 +111,8 @@ class Documents:
         gone = {r.path for r in records if not Path(r.path).exists()}
         excluded = self._excluded(collection)
         paths = [*uploaded.paths, *sorted(roots - set(uploaded.paths))]
-        return Work(paths, forget=gone | excluded, skip=excluded)
+        # Skipped, not forgotten: one that `syllabus ingest` brought back since stays.
+        return Work(paths, forget=gone, skip=excluded)
 
     def _excluded_file(self, collection: str) -> Path:
         return self._root.collection(collection).path / EXCLUDED_NAME
