@@ -231,6 +231,7 @@ def create_app(
             root = DataRoot(settings.data_dir)
             app.state.jobs = Jobs(root, pipeline, wait_seconds=settings.ingest_wait_seconds)
             app.state.documents = Documents(root, library, app.state.jobs)
+            await to_thread.run_sync(app.state.documents.reconcile)
         try:
             async with anyio.create_task_group() as chores:
                 chores.start_soon(_keep_pruning, library, app.state.journal, settings)

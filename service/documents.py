@@ -10,6 +10,7 @@ the next request serves.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ from pathlib import Path
 from anyio import to_thread
 
 from indexes import DataRoot, DocumentRecord, IndexError_
+from ingest import loaders
 from service import uploads
 from service.errors import NotFound, ValidationFailed
 from service.jobs import Job, Jobs, Work
@@ -27,6 +29,10 @@ from service.schemas import DocumentPublic, DocumentsResponse
 log = logging.getLogger(__name__)
 
 EXCLUDED_NAME = "excluded.json"
+
+
+def _same(work: Work) -> Work:
+    return work
 
 
 def _inside(path: str, folder: Path) -> bool:
@@ -113,6 +119,38 @@ class Documents:
         paths = [*uploaded.paths, *sorted(roots - set(uploaded.paths))]
         # Skipped, not forgotten: one that `syllabus ingest` brought back since stays.
         return Work(paths, forget=gone, skip=excluded)
+
+    def reconcile(self) -> list[Job]:
+        """Queue the work a restart interrupted: uploads stored but not indexed (or indexed
+        but their file gone), and documents deleted whose deletion was not published."""
+        queued = []
+        for name in self._library.names():
+            try:
+                work = self._unfinished(name)
+            except IndexError_ as exc:
+                log.warning("collection %r not reconciled: %s", name, exc)
+                continue
+            if work is not None:
+                job = self._jobs.submit("reindex", name, functools.partial(_same, work))
+                log.info("collection %r: unfinished work found at start; job %s", name, job.id)
+                queued.append(job)
+        return queued
+
+    def _unfinished(self, collection: str) -> Work | None:
+        _, records, _ = self._records(collection)
+        folder = self._jobs.uploads_dir(collection)
+        indexed = {r.path for r in records if _inside(r.path, folder)}
+        stored = set()
+        if folder.is_dir():
+            stored = {
+                str(p)
+                for p in folder.iterdir()
+                if p.is_file() and not p.name.startswith(".") and loaders.supported(p)
+            }
+        deleted = {r.path for r in records} & self._excluded(collection)
+        if stored == indexed and not deleted:
+            return None
+        return self._sync(collection, forget=deleted)
 
     def _excluded_file(self, collection: str) -> Path:
         return self._root.collection(collection).path / EXCLUDED_NAME

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from indexes import DocumentRecord, IndexReader
 from service.app import create_app
 from service.schemas import DocumentsResponse, ErrorBody, JobPublic
 from service.settings import Settings
@@ -365,3 +366,34 @@ def test_an_upload_to_a_full_disk_is_a_507_and_stores_nothing(
     assert error.code == "insufficient_storage" and "nothing was stored" in error.message
     folder = admin_settings.data_dir / "default" / "uploads"
     assert not folder.exists() or os.listdir(folder) == []
+
+
+def test_work_a_restart_interrupted_is_done_at_the_next_start(
+    admin_settings: Settings, fake_generator: FakeGenerator
+) -> None:
+    from tests.service.conftest import ingest_notes
+
+    ingest_notes(admin_settings.data_dir)
+    folder = admin_settings.data_dir / "default"
+    # As a kill left it: an upload stored but never indexed, and a deletion (202) recorded
+    # but never published.
+    (folder / "uploads").mkdir()
+    (folder / "uploads" / "softmax.md").write_bytes(SOFTMAX)
+    adam = next(d for d in listing_of(admin_settings) if d.source.endswith("adam.md"))
+    (folder / "excluded.json").write_text(f'["{adam.path}"]')
+    app = create_app(admin_settings, embedder=FakeEmbedder(), generator=fake_generator)
+    with TestClient(app) as client:
+        deadline = time.monotonic() + 20
+        while {d.source for d in listing(client).documents} != {
+            "notes-default/lora.md",
+            "uploads/softmax.md",
+        }:
+            assert time.monotonic() < deadline, listing(client).documents
+            time.sleep(0.1)
+    app = create_app(admin_settings, embedder=FakeEmbedder(), generator=fake_generator)
+    with TestClient(app) as client:  # nothing left to do: no job at this start
+        assert client.app.state.documents.reconcile() == []  # type: ignore[attr-defined]
+
+
+def listing_of(settings: Settings) -> list[DocumentRecord]:
+    return IndexReader(settings.data_dir / "default", FakeEmbedder()).documents()
