@@ -28,6 +28,7 @@ from eval.squad import DatasetMissing
 from eval.target import Style
 from indexes import IndexError_
 from indexes.embedder import EmbedderUnavailable
+from service.course import CourseConfigInvalid
 from service.settings import Settings
 
 _GROUPS = ("retrieval", "answers", "key_points", "answering", "abstention", "grounding", "judge")
@@ -53,6 +54,7 @@ def _errors_as_messages() -> Iterator[None]:
         DatasetMissing,
         IndexError_,
         EmbedderUnavailable,
+        CourseConfigInvalid,
     ) as exc:
         err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
@@ -145,17 +147,14 @@ def calibrate_command(
     """Choose a collection's abstention threshold from a labelled set of its own questions:
     the highest that still answers 97.5% of the answerable ones (the rule chosen on SQuAD)."""
     from indexes import DataRoot, IndexReader
-    from service.course import CourseConfigInvalid, Courses, effective
+    from service.course import Courses, effective
 
     settings = Settings()
     with _errors_as_messages():
         items = datasets.load(dataset, split).items
         folder = DataRoot(settings.data_dir).existing(collection).path
         courses = Courses(settings.generator)
-        try:
-            current = effective(settings, collection, courses.config(folder))["abstain_threshold"]
-        except CourseConfigInvalid as exc:
-            raise runner.RunError(str(exc)) from None
+        current = effective(settings, collection, courses.config(folder))["abstain_threshold"]
         embedder = settings.embedder()
         embedder.load()
         reader = IndexReader(folder, embedder, settings.fusion())

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from indexes.errors import IndexCorrupt, IndexLocked, IndexNotFound
+from indexes.files import fsync_folder
 
 log = logging.getLogger(__name__)
 
@@ -33,25 +34,16 @@ STAGING_PREFIX = ".staging-"
 LOCK = ".lock"
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _fsync_tree(folder: Path) -> None:
     """fsync every file under ``folder``, then every folder, deepest first."""
-    folders = [folder]
-    for path in sorted(folder.rglob("*"), key=lambda p: -len(p.parts)):
-        if path.is_dir():
-            folders.append(path)
-        else:
+    entries = list(folder.rglob("*"))
+    for path in entries:
+        if path.is_file():
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())
+    folders = [folder, *(p for p in entries if p.is_dir())]
     for each in sorted(folders, key=lambda p: -len(p.parts)):
-        _fsync_dir(each)
+        fsync_folder(each)
 
 
 class VersionedDir:
@@ -125,14 +117,14 @@ class VersionedDir:
         # after a power cut, CURRENT never names a version whose files are empty.
         _fsync_tree(staging)
         staging.rename(final)
-        _fsync_dir(final.parent)
+        fsync_folder(final.parent)
         pointer = self.root / f"{CURRENT}.tmp"
         with pointer.open("w", encoding="ascii") as handle:
             handle.write(f"{number}\n")
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(pointer, self.root / CURRENT)
-        _fsync_dir(self.root)
+        fsync_folder(self.root)
         log.info("published version %d of %s", number, self.root)
         return final
 
@@ -150,17 +142,12 @@ class VersionedDir:
         The previous version stays so that a reader that opened it just before
         the switch can finish its request.
         """
+        self.remove_staging()
         current = self.current()
-        versions = self.root / VERSIONS
-        if not versions.is_dir():
-            return
         published = self.published()
         keep_set = set(published[-keep:]) | ({current} if current is not None else set())
-        for entry in versions.iterdir():
-            stale_staging = entry.name.startswith(STAGING_PREFIX)
-            old = entry.name.isdigit() and int(entry.name) not in keep_set
-            if stale_staging or old:
-                shutil.rmtree(entry, ignore_errors=True)
+        for number in set(published) - keep_set:
+            shutil.rmtree(self.version_dir(number), ignore_errors=True)
 
     @contextlib.contextmanager
     def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:

@@ -71,7 +71,7 @@ def _scope(parts: list[str] | None) -> dict[str, object] | None:
 def _errors_as_messages() -> Iterator[None]:
     try:
         yield
-    except (IndexError_, EmbedderUnavailable) as exc:
+    except (IndexError_, EmbedderUnavailable, CourseConfigInvalid) as exc:
         err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
 
@@ -263,11 +263,7 @@ def collection_config(
     with _errors_as_messages():
         folder = DataRoot(settings.data_dir).existing(name).path
         courses = Courses(settings.generator)
-        try:
-            config = courses.update(folder, wanted) if wanted else courses.config(folder)
-        except CourseConfigInvalid as exc:
-            err.print(f"[bold red]error:[/] {exc}")
-            raise typer.Exit(2) from None
+        config = courses.update(folder, wanted) if wanted else courses.config(folder)
     table = Table("setting", "value", "from")
     own = config.set_keys()
     for key, value in effective(settings, name, config).items():

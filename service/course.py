@@ -11,9 +11,7 @@ never a silent default. It is read again whenever it changes.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from indexes.files import write_atomically
 from service.generation.factory import default_model_name
 from service.generation.models import MODELS
 from service.schemas import AnswerStyle
@@ -209,7 +208,7 @@ class Courses:
             current = self._raw(folder)
         merged = {k: v for k, v in {**current, **changes}.items() if v is not None}
         config = self.validate(merged, f"{folder.name}/{COURSE_FILE}")
-        _write_atomically(folder / COURSE_FILE, json.dumps(config.set_keys(), indent=2) + "\n")
+        write_atomically(folder / COURSE_FILE, json.dumps(config.set_keys(), indent=2) + "\n")
         self._cache.pop(folder, None)
         return config
 
@@ -221,24 +220,6 @@ class Courses:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             return {}
         return raw if isinstance(raw, dict) else {}
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=".course-", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
 
 
 def effective(settings: Settings, name: str, config: CourseConfig) -> dict[str, Any]:

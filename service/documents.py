@@ -13,12 +13,12 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 from pathlib import Path
 
 from anyio import to_thread
 
 from indexes import DataRoot, DocumentRecord, IndexError_
+from indexes.files import write_atomically
 from ingest import loaders
 from service import uploads
 from service.errors import NotFound, ValidationFailed
@@ -168,11 +168,5 @@ class Documents:
         return {str(p) for p in found} if isinstance(found, list) else set()
 
     def _exclude(self, collection: str, path: str) -> None:
-        target = self._excluded_file(collection)
         paths = sorted(self._excluded(collection) | {path})
-        temporary = target.with_suffix(".tmp")
-        with temporary.open("w", encoding="utf-8") as out:
-            json.dump(paths, out, indent=1)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, target)
+        write_atomically(self._excluded_file(collection), json.dumps(paths, indent=1))

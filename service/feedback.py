@@ -42,19 +42,24 @@ PENDING_SECONDS = 3600.0
 DAY_SECONDS = 86_400.0
 _BUSY_MS = 5000  # another process (the CLI's insights) may hold the file a moment
 _ATTEMPTS = 3  # a write that stays busy past the timeout is tried again, then given up
-_ANSWER_COLUMNS = """
-    answer_id TEXT PRIMARY KEY,
-    asked_at REAL NOT NULL,
-    question TEXT NOT NULL,
-    answer TEXT NOT NULL,
-    mode TEXT NOT NULL,
-    style TEXT,
-    best_score REAL,
-    threshold REAL,
-    cited TEXT,
-    latency_ms REAL,
-    rejected INTEGER
-"""
+_FIRST = {  # the answers table as first released
+    "answer_id": "TEXT PRIMARY KEY",
+    "asked_at": "REAL NOT NULL",
+    "question": "TEXT NOT NULL",
+    "answer": "TEXT NOT NULL",
+    "mode": "TEXT NOT NULL",
+}
+# Columns added after the first release; a file written before gains them when opened.
+_ADDED = {
+    "style": "TEXT",
+    "best_score": "REAL",
+    "threshold": "REAL",
+    "cited": "TEXT",
+    "latency_ms": "REAL",
+    "rejected": "INTEGER",
+}
+_COLUMNS = (*_FIRST, *_ADDED)
+_ANSWER_COLUMNS = ", ".join(f"{name} {kind}" for name, kind in {**_FIRST, **_ADDED}.items())
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS answers ({_ANSWER_COLUMNS});
 CREATE TABLE IF NOT EXISTS ratings (
@@ -65,16 +70,6 @@ CREATE TABLE IF NOT EXISTS ratings (
 );
 CREATE INDEX IF NOT EXISTS answers_asked_at ON answers(asked_at);
 """
-# Columns added after the first release; a file written before gains them when opened.
-_ADDED = {
-    "style": "TEXT",
-    "best_score": "REAL",
-    "threshold": "REAL",
-    "cited": "TEXT",
-    "latency_ms": "REAL",
-    "rejected": "INTEGER",
-}
-_COLUMNS = ("answer_id", "asked_at", "question", "answer", "mode", *_ADDED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,6 @@ class Library:
     def reader(self, name: str) -> IndexReader:
         """The up-to-date reader of collection ``name``; ``NotFound`` if it has no index,
         ``CollectionUnavailable`` if it or its course settings cannot be used."""
-        self.course(name)
         with self._lock:
             reader = self._readers.get(name)
             if reader is None:
@@ -54,6 +53,7 @@ class Library:
                         f"collection {name!r} cannot be served: {exc}"
                     ) from exc
                 self._readers[name] = reader
+        self._course_at(name, reader.root)
         reader.refresh()
         return reader
 
@@ -66,7 +66,10 @@ class Library:
 
     def course(self, name: str) -> CourseConfig:
         """Collection ``name``'s own settings (none set: an empty config)."""
-        folder = self.folder(name)
+        opened = self._readers.get(name)
+        return self._course_at(name, opened.root if opened else self.folder(name))
+
+    def _course_at(self, name: str, folder: Path) -> CourseConfig:
         try:
             return self.courses.config(folder)
         except CourseConfigInvalid as exc:

@@ -29,7 +29,8 @@ def _health(url: str) -> dict[str, object]:
     return {"status": status, "ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
-def _closed(client: socket.socket) -> bool:
+def closed_now(client: socket.socket) -> bool:
+    """Whether the server has closed ``client`` (without waiting)."""
     client.setblocking(False)
     try:
         return client.recv(1) == b""
@@ -50,10 +51,10 @@ def measure(url: str, connections: int) -> dict[str, object]:
         held.append(client)
     result: dict[str, object] = {"connections": len(held), "health_at_once": _health(url)}
     time.sleep(1)
-    result["closed_after_1s"] = sum(_closed(c) for c in held)
+    result["closed_after_1s"] = sum(closed_now(c) for c in held)
     result["health_after_1s"] = _health(url)
     time.sleep(11)
-    result["closed_after_12s"] = sum(_closed(c) for c in held)
+    result["closed_after_12s"] = sum(closed_now(c) for c in held)
     result["health_after_12s"] = _health(url)
     for client in held:
         client.close()

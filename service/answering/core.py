@@ -117,6 +117,7 @@ class _Run:
 
     question: Question
     vectors: SentenceVectors  # every text this answer embeds, embedded once
+    reader: IndexReader  # the collection's, looked up once per answer
     policy: AnswerPolicy  # the service's, with the collection's own settings
     generator: Generator
     guided: bool = False  # teaching mode guide, and the question asks for a solution
@@ -187,6 +188,7 @@ class Answerer:
 
     async def _start(self, question: Question) -> _Run:
         """The run of a question, under its collection's policy."""
+        reader = await to_thread.run_sync(self._library.reader, question.collection)
         course = await to_thread.run_sync(self._library.course, question.collection)
         policy = self.policy.for_course(course)
         guided = policy.teaching_mode == "guide" and asks_for_solution(question.text)
@@ -197,6 +199,7 @@ class Answerer:
         return _Run(
             replace(question, style=style),
             SentenceVectors(self._embedder),
+            reader,
             policy,
             generator,
             guided,
@@ -205,8 +208,9 @@ class Answerer:
     async def events(self, question: Question) -> AsyncIterator[Event]:
         run = await self._start(question)
         question = run.question
-        reader = await to_thread.run_sync(self._library.reader, question.collection)
-        run.retrieval = await to_thread.run_sync(lambda: retrieve(reader, question, run.vectors))
+        run.retrieval = await to_thread.run_sync(
+            lambda: retrieve(run.reader, question, run.vectors)
+        )
         run.retrieval_ms = run.elapsed_ms()
         decision = await to_thread.run_sync(
             lambda: decide(
@@ -355,9 +359,7 @@ class Answerer:
         chunk = run.retrieval.hits[unit.passage - 1].chunk
         return guided_text(unit.text, unit.passage, " > ".join(chunk.heading_path) or chunk.title)
 
-    def _placed(
-        self, run: _Run, reader: IndexReader, citations: list[Citation], verdict: Verdict
-    ) -> list[Citation]:
+    def _placed(self, run: _Run, citations: list[Citation], verdict: Verdict) -> list[Citation]:
         """The citations with the span of the passage sentence the answer rests on: the
         closest to the first supported sentence that cites each."""
         evidence: dict[int, str] = {}
@@ -366,7 +368,7 @@ class Answerer:
                 evidence.setdefault(sentence.citations[0], sentence.evidence)
         if not any(c.n in evidence for c in citations):
             return citations
-        documents = {d.doc_id: d for d in reader.documents()}
+        documents = {d.doc_id: d for d in run.reader.documents()}
         placed = []
         for cite in citations:
             chunk = run.retrieval.hits[cite.n - 1].chunk
@@ -392,8 +394,7 @@ class Answerer:
         quote: Quote | None = None,
     ) -> Event:
         best = run.retrieval.best_score
-        reader = self._library.reader(run.question.collection)
-        citations = self._placed(run, reader, citations, verdict)
+        citations = self._placed(run, citations, verdict)
         record = AnswerRecord(
             question=run.question.text,
             answer=text,
@@ -405,7 +406,9 @@ class Answerer:
             latency_ms=run.elapsed_ms(),
             rejected=run.rejected is not None,
         )
-        answer_id = self._journal.record(reader.root, record, log_question=run.policy.question_log)
+        answer_id = self._journal.record(
+            run.reader.root, record, log_question=run.policy.question_log
+        )
         response = AskResponse(
             answer_id=answer_id,
             answer=text,

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
+from indexes.files import fsync_folder
 from service.errors import GeneratorUnavailable
 
 if TYPE_CHECKING:
@@ -278,7 +279,7 @@ def _assemble(model: PackagedModel, sources: list[Path], target: Path) -> None:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    _fsync_folder(target.parent)
+    fsync_folder(target.parent)
     logger.info("assembled %s in %.1f s", target.name, time.perf_counter() - started)
 
 
@@ -287,12 +288,3 @@ def _copy_part(source: Path, out: BinaryIO, digest: Any) -> None:
         while block := part.read(_BLOCK_BYTES):
             digest.update(block)
             out.write(block)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable, not only the file's bytes."""
-    handle = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from eval.bench.connections import closed_now
 from indexes import IndexReader
 from ingest import IngestReport
 from tests.servers import serving
@@ -46,16 +47,6 @@ def _closed_within(client: socket.socket, seconds: float) -> bool:
         return True
 
 
-def _closed_now(client: socket.socket) -> bool:
-    client.setblocking(False)
-    try:
-        return client.recv(1) == b""
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
-
-
 def test_a_request_whose_headers_never_end_is_closed(guarded: str) -> None:
     slow = _open(guarded)
     slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
@@ -81,7 +72,7 @@ def test_a_full_server_makes_room_for_a_client_that_asks(guarded: str) -> None:
         # While they are held, a real request still gets in: the longest-waiting silent
         # connection is closed to make room for it.
         assert httpx.get(f"{guarded}/healthz", timeout=5).status_code == 200
-        open_now = [c for c in held if not _closed_now(c)]  # before the 1 s deadline
+        open_now = [c for c in held if not closed_now(c)]  # before the 1 s deadline
         assert len(open_now) < CAP  # never more than the cap open
         assert held[-1] in open_now  # the newest were kept: the longest-waiting made room
     finally:
