@@ -13,6 +13,11 @@ something about the question.  A passage whose heading matches the question
 ("Why divide by sqrt(d_k)?" for "why is attention scaled by sqrt d_k") adds to
 all of its units.  With style ``short`` the unit is one sentence.
 
+A comparison ("lora vs qlora", "difference between a bi encoder and a cross
+encoder") is answered from both sides in ``explain``: a unit with a sentence that
+names both compares them and stands alone; else each side gets the best unit whose
+first sentence names it, so that the learner does not read one side only.
+
 Sentences that address the model (``service.answering.injection``) are never quoted.
 """
 
@@ -28,7 +33,7 @@ from indexes import Embedder, Hit
 from ingest.sentences import split_sentences
 from service.answering.injection import addresses_the_model
 from service.schemas import AnswerStyle
-from service.text import continues, leans_back, overlap, phrase_overlap
+from service.text import content_words, continues, leans_back, overlap, phrase_overlap
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,8 +189,10 @@ def best_unit(
     style: AnswerStyle = "explain",
     weights: UnitWeights | None = None,
     skip: Callable[[str], bool] | None = None,
+    mentioning: str | None = None,
 ) -> Unit | None:
-    """The unit of the passages of ``hits`` that best answers ``question``.
+    """The unit of the passages of ``hits`` that best answers ``question`` (of those
+    that name ``mentioning``, when given).
 
     Windows of sentences are first scored from their sentences' scores; the
     best few are then embedded whole and scored again, since a unit says more
@@ -215,6 +222,10 @@ def best_unit(
         start += len(candidate.sentences)
         bonus = float(heading_bonus[candidate.passage - 1])
         windows += _windows(candidate, own, longest, weights, bonus)
+    if mentioning is not None:
+        windows = [u for u in windows if mentions(u.sentences[0], mentioning)]
+        if not windows:
+            return None
     shortlist = sorted(windows, key=lambda u: -u.score)[: weights.rerank]
     whole = embedder.embed([_readable(u.text, keep_math) for u in shortlist]) @ q
     rescored = [
@@ -258,9 +269,117 @@ def _windows(
     return units
 
 
-def compose(unit: Unit) -> str:
-    """The unit as an answer, cited once at its end."""
-    return f"{unit.text.rstrip()} [{unit.passage}]"
+# "whats the difference between lora and qlora", "bm25 or dense retrieval for rag?",
+# "lstm vs gru which is better": the two things compared.
+_FRAMING = r"(?:what(?:'?s| is| are)?|whats|explain|tell me|so|and|the|main|key|real)\s+"
+_BETWEEN = re.compile(
+    r"\b(?:difference|differences|distinction)\s+between\s+(?P<a>.+?)\s+and\s+(?P<b>.+)",
+    re.IGNORECASE,
+)
+_COMPARE = re.compile(r"\bcompar\w*\s+(?P<a>.+?)\s+(?:and|with|to)\s+(?P<b>.+)", re.IGNORECASE)
+_COMPARED_TO = re.compile(
+    r"^(?:how\s+(?:does|do|is|are)\s+)?(?P<a>.+?)\s+compare[sd]?\s+(?:to|with)\s+(?P<b>.+)",
+    re.IGNORECASE,
+)
+_VERSUS = re.compile(r"(?P<a>.+?)\s+(?:vs\.?|versus|or)\s+(?P<b>.+)", re.IGNORECASE)
+# What is said around the second thing: "which is better", "for rag?", ", whats the difference".
+_AFTER = re.compile(
+    r"\s*(?:[,;?!]|\b(?:which|what|whats|for|in|when|pretraining|training)\b).*$",
+    re.IGNORECASE,
+)
+_BEFORE = re.compile(
+    r"^.*\b(?:use|choose|pick|prefer|between|is|are|should i|do i)\s+", re.IGNORECASE
+)
+_SIDE_WORDS = 4  # a side is a name: at most this many words
+_ARTICLE = re.compile(r"^(?:a|an|the)\s+", re.IGNORECASE)
+
+
+def compared(question: str) -> tuple[str, str] | None:
+    """The two things a comparison question sets side by side, or None."""
+    text = " ".join(question.split()).rstrip("?. ")
+    for pattern in (_BETWEEN, _COMPARED_TO, _COMPARE, _VERSUS):
+        found = pattern.search(text)
+        if found:
+            a = _ARTICLE.sub("", _BEFORE.sub("", found["a"]).strip(" ,"))
+            b = _ARTICLE.sub("", _AFTER.sub("", found["b"]).strip(" ,"))
+            if all(content_words(side) and len(side.split()) <= _SIDE_WORDS for side in (a, b)):
+                return a, b
+    return None
+
+
+_ALNUM = re.compile(r"[a-z0-9]+")
+_PREFIX = 6  # "layernorm" names "layer normalisation"
+
+
+def mentions(text: str, name: str) -> bool:
+    """Whether ``text`` names ``name``, as one to three of its words run together
+    ("Pre-LN" and "pre ln", "batch norm" and "BatchNorm", "LSTMs" and "lstm",
+    "layer normalisation" and "layernorm"; "QLoRA" does not name "lora")."""
+    wanted = "".join(_ALNUM.findall(name.lower()))
+    words = _ALNUM.findall(text.lower())
+    for size in (1, 2, 3):
+        for i in range(len(words) - size + 1):
+            run = "".join(words[i : i + size])
+            if run in (wanted, f"{wanted}s", f"{wanted}es") or (
+                size > 1 and len(wanted) >= _PREFIX and run.startswith(wanted)
+            ):
+                return True
+    return False
+
+
+def answer_units(
+    embedder: Embedder,
+    question: str,
+    hits: Sequence[Hit],
+    *,
+    style: AnswerStyle = "explain",
+    skip: Callable[[str], bool] | None = None,
+) -> list[Unit]:
+    """The best unit; for a comparison in ``explain``, with the best unit on each side
+    it does not name, so that the learner reads both sides."""
+    unit = best_unit(embedder, question, hits, style=style, skip=skip)
+    sides = compared(question) if style == "explain" else None
+    if unit is None or sides is None:
+        return [unit] if unit else []
+    # A unit with a sentence that names both sides compares them: it stands alone. Else a
+    # unit is on a side when its first sentence names it; the best unit stays when it is
+    # on one, and each side no unit is on gets its own.
+    if any(all(mentions(s, side) for side in sides) for s in unit.sentences):
+        return [unit]
+    units = [unit] if any(mentions(unit.sentences[0], side) for side in sides) else []
+    for side in sides:
+        if any(mentions(u.sentences[0], side) for u in units):
+            continue
+        other = best_unit(
+            embedder,
+            side,  # the side's own name reads best for the unit that describes it
+            hits,
+            style=style,
+            skip=_skipping({s for u in units for s in u.sentences}, skip),
+            mentioning=side,
+        )
+        if other is not None:
+            units.append(other)
+    if not units:
+        return [unit]
+    return sorted(units, key=lambda u: _first_named(u, sides))
+
+
+def _skipping(taken: set[str], skip: Callable[[str], bool] | None) -> Callable[[str], bool]:
+    """A ``skip`` that also rejects the sentences already quoted."""
+    return lambda sentence: sentence in taken or bool(skip and skip(sentence))
+
+
+def _first_named(unit: Unit, sides: tuple[str, str]) -> int:
+    return next(
+        (i for i, side in enumerate(sides) if mentions(unit.sentences[0], side)), len(sides)
+    )
+
+
+def compose(units: Unit | Sequence[Unit]) -> str:
+    """The units as an answer, each cited once at its end."""
+    units = [units] if isinstance(units, Unit) else units
+    return "\n\n".join(f"{u.text.rstrip()} [{u.passage}]" for u in units)
 
 
 # A generated answer that holds this share of the unit's content words has said it all.

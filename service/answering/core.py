@@ -4,12 +4,12 @@
 
 - ``citations``: the retrieved passages, numbered as the answer cites them;
 - ``draft`` (when a model will write the answer): the best answer unit of the
-  passages, quoted and cited, at once, so the learner reads something useful
-  while the model writes;
+  passages (of a comparison, one on each side), quoted and cited, at once, so the
+  learner reads something useful while the model writes;
 - ``token``: pieces of the answer (the generated one; with the extractive
   strategy, the quoted unit as one piece);
 - ``done``: the final, verified answer (:class:`AskResponse`); a generated ``explain``
-  answer keeps the draft's unit as its ``quote`` when the unit says more than it.
+  answer keeps the draft's (first) unit as its ``quote`` when the unit says more than it.
 
 :meth:`Answerer.answer` runs the same path and returns the final answer.
 """
@@ -26,7 +26,7 @@ from typing import Literal, TypeVar
 from anyio import to_thread
 
 from indexes import Embedder, IndexReader
-from service.answering.compose import Unit, adds_to, best_unit, compose
+from service.answering.compose import Unit, adds_to, answer_units, compose
 from service.answering.decide import decide
 from service.answering.guide import asks_for_solution, guided_text, hands_over, worked_result
 from service.answering.prompt import (
@@ -231,24 +231,28 @@ class Answerer:
         ]
         yield Event("citations", {"citations": [c.model_dump() for c in run.citations]})
         skip = worked_result if run.guided else None
-        unit = await self._bounded(
-            lambda: best_unit(
+        units = await self._bounded(
+            lambda: answer_units(
                 run.vectors, question.text, run.retrieval.hits, style=run.style, skip=skip
             )
         )
-        if run.policy.answer_strategy == "extractive" or unit is None:
-            async for event in self._extractive(run, unit, "strategy is extractive"):
+        if run.policy.answer_strategy == "extractive" or not units:
+            async for event in self._extractive(run, units, "strategy is extractive"):
                 yield event
             return
         run.content_shown()
-        yield Event("draft", {"text": self._composed(run, unit), "citations": [unit.passage]})
-        async for event in self._generated(run, unit):
+        draft: dict[str, object] = {
+            "text": self._composed(run, units),
+            "citations": [u.passage for u in units],
+        }
+        yield Event("draft", draft)
+        async for event in self._generated(run, units):
             yield event
 
-    async def _generated(self, run: _Run, unit: Unit) -> AsyncIterator[Event]:
+    async def _generated(self, run: _Run, units: list[Unit]) -> AsyncIterator[Event]:
         pieces: list[str] = []
         holding = True  # the answer's start is held back while it may be the refusal
-        async for piece in run.generator.stream(self._messages(run, unit), self._params(run)):
+        async for piece in run.generator.stream(self._messages(run, units), self._params(run)):
             if run.generated_first_token_ms is None:
                 run.generated_first_token_ms = run.elapsed_ms()
             pieces.append(piece)
@@ -264,7 +268,7 @@ class Answerer:
                 return
             reason = "the model found no answer in the passages; answering with their own words"
             run.rejected = generated
-            async for event in self._extractive(run, unit, reason, stream=False):
+            async for event in self._extractive(run, units, reason, stream=False):
                 yield event
             return
         verdict = await self._verify(run, without_trailing_refusal(generated))
@@ -277,7 +281,7 @@ class Answerer:
         if run.guided and hands_over(verdict.text):
             run.rejected = verdict.text
             reason = "the generated answer gave the worked result away (teaching mode guide)"
-            async for event in self._extractive(run, unit, reason, stream=False):
+            async for event in self._extractive(run, units, reason, stream=False):
                 yield event
             return
         accepted = bool(verdict.sentences) and ratio >= run.policy.min_supported_ratio
@@ -288,9 +292,10 @@ class Answerer:
             )
             cited = {n for s in verdict.sentences for n in s.citations}
             quote = None
-            if run.style == "explain" and adds_to(unit, verdict.text):
-                quote = Quote(text=unit.text.strip(), citation=unit.passage)
-                cited.add(unit.passage)
+            adding = [u for u in units if adds_to(u, verdict.text)]
+            if run.style == "explain" and adding:
+                quote = Quote(text=adding[0].text.strip(), citation=adding[0].passage)
+                cited.add(adding[0].passage)
             used = [c for c in run.citations if c.n in cited]
             yield self._done(run, verdict.text, "generative", verdict, reason, used, quote)
             return
@@ -299,7 +304,7 @@ class Answerer:
             "answering with the passages' own words"
         )
         run.rejected = verdict.text
-        async for event in self._extractive(run, unit, reason, stream=False):
+        async for event in self._extractive(run, units, reason, stream=False):
             yield event
 
     def _abstains_on_invention(self, run: _Run) -> bool:
@@ -308,12 +313,12 @@ class Answerer:
         best = run.retrieval.best_score
         return run.policy.answer_strategy == "auto" and best is not None and best < below
 
-    def _messages(self, run: _Run, unit: Unit) -> list[Message]:
-        """The prompt: the first passages by rank, and the draft's passage in any case."""
+    def _messages(self, run: _Run, units: list[Unit]) -> list[Message]:
+        """The prompt: the draft's passages, then the first passages by rank."""
         hits = run.retrieval.hits
-        chosen = list(range(1, min(len(hits), run.policy.prompt_passages) + 1))
-        if unit.passage not in chosen:
-            chosen[-1] = unit.passage
+        chosen = list(dict.fromkeys(u.passage for u in units))
+        chosen += [n for n in range(1, len(hits) + 1) if n not in chosen]
+        chosen = chosen[: max(run.policy.prompt_passages, len(units))]
         return build_messages(
             run.question.text,
             [(n, hits[n - 1].chunk.source, hits[n - 1].chunk.text) for n in sorted(chosen)],
@@ -338,24 +343,26 @@ class Answerer:
         )
 
     async def _extractive(
-        self, run: _Run, unit: Unit | None, reason: str, *, stream: bool = True
+        self, run: _Run, units: list[Unit], reason: str, *, stream: bool = True
     ) -> AsyncIterator[Event]:
-        if unit is None:
+        if not units:
             yield self._abstained(run, "no passage has a sentence to quote")
             return
-        text = self._composed(run, unit)
+        text = self._composed(run, units)
         if stream:
             run.content_shown()
             yield Event("token", {"text": text})
         verdict = await self._verify(run, text)
-        used = [c for c in run.citations if c.n == unit.passage]
+        used = [c for c in run.citations if c.n in {u.passage for u in units}]
         yield self._done(run, text, "extractive", verdict, reason, used)
 
     @staticmethod
-    def _composed(run: _Run, unit: Unit) -> str:
-        """The unit as an answer; guided, with the hint and where the notes explain it."""
+    def _composed(run: _Run, units: list[Unit]) -> str:
+        """The units as an answer; guided, the first with the hint and where the notes
+        explain it."""
         if not run.guided:
-            return compose(unit)
+            return compose(units)
+        unit = units[0]
         chunk = run.retrieval.hits[unit.passage - 1].chunk
         return guided_text(unit.text, unit.passage, " > ".join(chunk.heading_path) or chunk.title)
 

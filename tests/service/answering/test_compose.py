@@ -5,7 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from indexes import Embedder
-from service.answering.compose import Unit, adds_to, best_unit, compose, paragraphs
+from service.answering.compose import (
+    Unit,
+    adds_to,
+    answer_units,
+    best_unit,
+    compared,
+    compose,
+    mentions,
+    paragraphs,
+)
 from tests.conftest import FakeEmbedder
 from tests.service.answering.helpers import hit
 
@@ -110,3 +119,54 @@ def test_inline_formulas_do_not_hide_the_unit_that_answers(real_embedder: Embedd
     chain = [hit(_section("calculus.md", "The Chain Rule"), heading="The Chain Rule")]
     rule = best_unit(real_embedder, "What is the chain rule?", chain)
     assert rule is not None and "f'(g(x)) \\cdot g'(x)" in rule.text
+
+
+def test_the_two_things_a_comparison_sets_side_by_side() -> None:
+    assert compared("whats the difference between lora and qlora") == ("lora", "qlora")
+    assert compared("difference between a bi encoder and a cross encoder?") == (
+        "bi encoder",
+        "cross encoder",
+    )
+    assert compared("lstm vs gru which is better") == ("lstm", "gru")
+    assert compared("bm25 or dense retrieval for rag?") == ("bm25", "dense retrieval")
+    assert compared("How does LoRA compare to full fine-tuning?") == ("LoRA", "full fine-tuning")
+    assert compared("What does the forget gate do?") is None
+    assert compared("why use more or less data") is None  # "more" names nothing
+
+
+def test_a_name_is_named_however_it_is_written_but_not_inside_another() -> None:
+    assert mentions("Pre-LN keeps a clean identity path.", "pre ln")
+    assert mentions("Batch norm remains common in CNNs.", "batchnorm")
+    assert mentions("Layer normalisation normalises each example.", "layernorm")
+    assert mentions("LSTMs are sometimes better.", "lstm")
+    assert not mentions("QLoRA keeps the base in 4-bit.", "lora")
+
+
+def test_a_comparison_is_answered_from_both_sides() -> None:
+    hits = [
+        hit("LoRA trains a tiny set of extra weights. It keeps the base frozen."),
+        hit("QLoRA keeps the frozen base in 4-bit. That makes it slower than LoRA in bf16."),
+    ]
+    units = answer_units(FakeEmbedder(), "whats the difference between lora and qlora", hits)
+    assert [u.passage for u in units] == [1, 2]
+    assert compose(units).endswith("slower than LoRA in bf16. [2]") and "[1]\n\n" in compose(units)
+    # One sentence that sets both side by side is the answer alone; other questions get one unit.
+    both = [hit("Neither LSTM nor GRU consistently wins."), hit("A GRU has two gates.")]
+    assert len(answer_units(FakeEmbedder(), "lstm vs gru which is better", both)) == 1
+    assert len(answer_units(FakeEmbedder(), "what is qlora", hits)) == 1
+    assert len(answer_units(FakeEmbedder(), "lora vs qlora", hits, style="short")) == 1
+
+
+def test_the_notes_are_asked_about_both_sides_of_a_comparison(real_embedder: Embedder) -> None:
+    hits = [
+        hit(_section("lora-and-qlora.md", "Which Matrices to Adapt"), heading="Which Matrices"),
+        hit(_section("lora-and-qlora.md", "QLoRA"), heading="QLoRA"),
+    ]
+    units = answer_units(real_embedder, "whats the difference between lora and qlora", hits)
+    assert "quantized to 4 bits" in compose(units)  # QLoRA's side, which the first passage lacks
+    # The section describes each in its own paragraph: the learner reads both.
+    norms = _section(
+        "loss-functions-and-regularization.md", "Batch Normalization and Layer Normalization"
+    )
+    sides = compose(answer_units(real_embedder, "batchnorm vs layernorm", [hit(norms)]))
+    assert "across the batch" in sides and "each individual example" in sides
