@@ -18,7 +18,9 @@ encoder") is answered from both sides in ``explain``: a unit with a sentence tha
 names both compares them and stands alone; else each side gets the best unit whose
 first sentence names it, so that the learner does not read one side only.
 
-Sentences that address the model (``service.answering.injection``) are never quoted.
+Sentences out of place for the question (``service.answering.injection``: speaking to the
+assistant, a link or a request for credentials the question did not ask for, another
+language) are never quoted.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import numpy as np
 
 from indexes import Embedder, Hit
 from ingest.sentences import split_sentences
-from service.answering.injection import addresses_the_model
+from service.answering.injection import out_of_place
 from service.schemas import AnswerStyle
 from service.text import content_words, continues, leans_back, overlap, phrase_overlap
 
@@ -137,7 +139,6 @@ def _quotable(sentence: str) -> bool:
     return (
         (len(sentence.split()) >= _MIN_WORDS or bool(_DISPLAY_MATH.match(sentence)))
         and len(sentence) <= _MAX_SENTENCE_CHARS
-        and not addresses_the_model(sentence)
         and not _ABOUT_THE_TEXT.search(sentence)
     )
 
@@ -150,10 +151,11 @@ class _Candidate:
 
 
 def _candidates(
-    passages: Sequence[str], skip: Callable[[str], bool] | None = None
+    passages: Sequence[str], question: str, skip: Callable[[str], bool] | None = None
 ) -> list[_Candidate]:
-    """Paragraphs of quotable sentences (but those ``skip`` rejects); a sentence that
-    overlapping chunks share is kept once, with the best-ranked passage that holds it."""
+    """Paragraphs of quotable sentences (but those out of place for ``question`` and those
+    ``skip`` rejects); a sentence that overlapping chunks share is kept once, with the
+    best-ranked passage that holds it."""
     seen: set[str] = set()
     found = []
     for n, passage in enumerate(passages, start=1):
@@ -161,7 +163,12 @@ def _candidates(
             kept = []
             for sentence in paragraph:
                 key = " ".join(sentence.split()).lower()
-                if _quotable(sentence) and key not in seen and not (skip and skip(sentence)):
+                if (
+                    _quotable(sentence)
+                    and key not in seen
+                    and out_of_place(sentence, question) is None
+                    and not (skip and skip(sentence))
+                ):
                     seen.add(key)
                     kept.append(sentence)
             if kept:
@@ -201,7 +208,7 @@ def best_unit(
     never part of a unit.
     """
     weights = weights or UnitWeights()
-    candidates = _candidates([h.chunk.text for h in hits], skip)
+    candidates = _candidates([h.chunk.text for h in hits], question, skip)
     if not candidates:
         return None
     flat = [s for c in candidates for s in c.sentences]

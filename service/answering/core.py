@@ -29,6 +29,7 @@ from indexes import Embedder, IndexReader
 from service.answering.compose import Unit, adds_to, answer_units, compose
 from service.answering.decide import decide
 from service.answering.guide import asks_for_solution, guided_text, hands_over, worked_result
+from service.answering.injection import StreamGate, in_place, out_of_place
 from service.answering.prompt import (
     build_messages,
     is_refusal,
@@ -226,7 +227,7 @@ class Answerer:
             yield self._abstained(run, decision.reason)
             return
         run.citations = [
-            citation(n, hit, self._links.url(question.collection, hit.chunk))
+            citation(n, hit, question.text, self._links.url(question.collection, hit.chunk))
             for n, hit in enumerate(run.retrieval.hits, start=1)
         ]
         yield Event("citations", {"citations": [c.model_dump() for c in run.citations]})
@@ -252,15 +253,19 @@ class Answerer:
     async def _generated(self, run: _Run, units: list[Unit]) -> AsyncIterator[Event]:
         pieces: list[str] = []
         holding = True  # the answer's start is held back while it may be the refusal
+        gate = StreamGate(run.question.text)  # and what is out of place is never shown
         async for piece in run.generator.stream(self._messages(run, units), self._params(run)):
             if run.generated_first_token_ms is None:
                 run.generated_first_token_ms = run.elapsed_ms()
             pieces.append(piece)
             if holding and may_become_refusal("".join(pieces)):
                 continue
-            yield Event("token", {"text": "".join(pieces) if holding else piece})
             holding = False
+            if shown := gate.admit("".join(pieces)):
+                yield Event("token", {"text": shown})
         generated = "".join(pieces).strip()
+        if not is_refusal(generated) and (rest := gate.finish("".join(pieces))):
+            yield Event("token", {"text": rest})
         if is_refusal(generated):
             if run.style in run.policy.trust_refusal:
                 run.rejected = generated
@@ -272,6 +277,12 @@ class Answerer:
                 yield event
             return
         verdict = await self._verify(run, without_trailing_refusal(generated))
+        if intrusion := self._out_of_place(run, verdict):
+            run.rejected = verdict.text
+            reason = f"a generated sentence was not shown: {intrusion}"
+            async for event in self._extractive(run, units, reason, stream=False):
+                yield event
+            return
         ratio = verdict.supported_ratio
         if verdict.sentences and ratio == 0 and self._abstains_on_invention(run):
             run.rejected = verdict.text
@@ -306,6 +317,13 @@ class Answerer:
         run.rejected = verdict.text
         async for event in self._extractive(run, units, reason, stream=False):
             yield event
+
+    @staticmethod
+    def _out_of_place(run: _Run, verdict: Verdict) -> str | None:
+        """Why a generated answer must not be shown whatever the strategy (a link, a request
+        for credentials, speech to the assistant the question did not ask for), or None."""
+        found = (out_of_place(s.text, run.question.text) for s in verdict.sentences)
+        return next((reason for reason in found if reason), None)
 
     def _abstains_on_invention(self, run: _Run) -> bool:
         # `generative` serves what the model said, flagged; `auto` takes it as a verdict.
@@ -438,7 +456,10 @@ class Answerer:
                 reason=reason,
                 best_passage_score=None if best is None else round(best, 4),
                 abstain_threshold=run.policy.abstain_threshold,
-                rejected_answer=run.rejected,
+                # Shown to course staff and API clients: what is out of place stays out.
+                rejected_answer=None
+                if run.rejected is None
+                else in_place(run.rejected, run.question.text),
             ),
             timings=Timings(
                 retrieval_ms=run.retrieval_ms,

@@ -13,10 +13,11 @@ import numpy as np
 import numpy.typing as npt
 
 from indexes import EmptyScope, Hit, IndexReader, Scope
+from service.answering.injection import in_place
 from service.answering.vectors import SentenceVectors
 from service.errors import ScopeEmpty
 from service.generation.base import Message
-from service.schemas import AnswerStyle, Citation
+from service.schemas import AnswerStyle, AskRequest, Citation
 
 _SNIPPET_CHARS = 280
 
@@ -29,6 +30,18 @@ class Question:
     history: list[Message] = field(default_factory=list)
     style: AnswerStyle | None = None  # None: the collection's (AnswerPolicy.answer_style)
     scope: Scope | None = None
+
+    @classmethod
+    def asked(cls, body: AskRequest, collection: str, scope: Scope | None) -> Question:
+        """The question an ask request (``POST /v1/ask``, the MCP tool) puts."""
+        return cls(
+            text=body.question,
+            collection=collection,
+            top_k=body.top_k,
+            history=[Message(t.role, t.content) for t in body.history],
+            style=body.style,
+            scope=scope,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +90,12 @@ def scoped_search(
         raise ScopeEmpty(str(exc)) from exc
 
 
-def citation(n: int, hit: Hit, url: str | None = None) -> Citation:
+def citation(n: int, hit: Hit, question: str, url: str | None = None) -> Citation:
+    """Passage ``n`` as the learner who asked ``question`` sees it cited: its text without
+    the sentences out of place for the question (``injection.in_place``)."""
     chunk = hit.chunk
-    snippet = chunk.text if len(chunk.text) <= _SNIPPET_CHARS else chunk.text[:_SNIPPET_CHARS] + "…"
+    text = in_place(chunk.text, question)
+    snippet = text if len(text) <= _SNIPPET_CHARS else text[:_SNIPPET_CHARS] + "…"
     return Citation(
         n=n,
         chunk_id=chunk.id,

@@ -105,13 +105,24 @@ def _extras(answer: AskResponse) -> dict[str, object]:
     }
 
 
+# An HTML tag or comment as text ("<script>", "</p>", "<!-- -->"): HTML sources decode
+# "&lt;script&gt;" into it, and Markdown-rendering chat clients would render it.
+_HTML_TAG = re.compile(r"<(?=/?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>|!--)")
+
+
+def markdown_safe(text: str) -> str:
+    """``text`` with its HTML tags escaped for Markdown ("\\<script>" shows as written);
+    formulas such as ``y_{<t}`` and comparisons such as ``a < b`` are left alone."""
+    return _HTML_TAG.sub(r"\\<", text)
+
+
 def _content(answer: AskResponse) -> str:
     """The message a chat client shows: the answer, and the notes' words as a Markdown
-    quote beneath it when there are any."""
+    quote beneath it when there are any; raw HTML never reaches a Markdown renderer."""
     if answer.quote is None:
-        return answer.answer
-    quoted = "\n".join(f"> {line}" for line in answer.quote.text.splitlines())
-    return f"{answer.answer}\n\n{quoted} [{answer.quote.citation}]"
+        return markdown_safe(answer.answer)
+    quoted = "\n".join(f"> {line}" for line in markdown_safe(answer.quote.text).splitlines())
+    return f"{markdown_safe(answer.answer)}\n\n{quoted} [{answer.quote.citation}]"
 
 
 def _completion(answer: AskResponse, model: str) -> dict[str, object]:
