@@ -47,6 +47,7 @@ from service.routes import (
     health,
     insights,
     jobs,
+    mcp_http,
     openai,
     search,
     widget,
@@ -226,7 +227,10 @@ def create_app(
             # between threads safely, and the model loads only when a job needs it.
             ingest_embedder = embedder or settings.embedder()
             pipeline = Pipeline(
-                ingest_embedder, settings.chunker(), hnsw_threshold=settings.hnsw_threshold
+                ingest_embedder,
+                settings.chunker(),
+                hnsw_threshold=settings.hnsw_threshold,
+                budget=settings.parse_budget(),
             )
             root = DataRoot(settings.data_dir)
             app.state.jobs = Jobs(root, pipeline, wait_seconds=settings.ingest_wait_seconds)
@@ -272,7 +276,7 @@ def create_app(
     app.state.journal = AnswerJournal()
     app.state.links = app.state.embedder = None
     _install_error_handlers(app)
-    routers = [ask, search, openai, feedback, collections, course, health, widget]
+    routers = [ask, search, openai, feedback, collections, course, health, widget, mcp_http]
     if settings.admin_api:
         routers += [documents, jobs, insights]
     for module in routers:

@@ -151,7 +151,12 @@ def ingest(
             out.print(f"{root} already has an index; skipping ingestion")
             return
         embedder = settings.embedder()
-        pipeline = Pipeline(embedder, settings.chunker(), hnsw_threshold=settings.hnsw_threshold)
+        pipeline = Pipeline(
+            embedder,
+            settings.chunker(),
+            hnsw_threshold=settings.hnsw_threshold,
+            budget=settings.parse_budget(),
+        )
         columns = (TextColumn("{task.description:<48}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn())  # fmt: skip
         with Progress(*columns, console=err, transient=True) as progress:
@@ -288,6 +293,29 @@ def serve(
     for package in ("service", "indexes", "ingest"):
         logging.getLogger(package).setLevel(logging.INFO)
     guarded(create_app(settings), settings)
+
+
+@app.command("mcp")
+def mcp_stdio() -> None:
+    """Serve the course to an AI assistant over MCP on stdin/stdout.
+
+    Tools search and ask, the collections as resources; the local user is trusted.
+
+    Over HTTP, `syllabus serve` answers at /mcp, with the API's keys and limits.
+    """
+    import anyio
+
+    from service.app import create_app
+    from service.mcp_server import serve_stdio
+
+    settings = _settings()
+    # stdout carries the protocol: every log line goes to stderr, which clients keep.
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s: %(name)s: %(message)s"
+    )
+    logging.getLogger("service").setLevel(logging.INFO)
+    with _errors_as_messages():
+        anyio.run(serve_stdio, create_app(settings))
 
 
 @app.command()

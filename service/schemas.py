@@ -19,7 +19,10 @@ from pydantic.json_schema import JsonDict
 from indexes.scope import Scope
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from indexes import Hit
+    from indexes.collections import CollectionInfo
 
 MAX_QUESTION_CHARS = 2000
 MAX_HISTORY_TURNS = 20
@@ -300,6 +303,22 @@ class CollectionPublic(BaseModel):
 class CollectionsResponse(BaseModel):
     collections: list[CollectionPublic]
 
+    @classmethod
+    def listing(cls, found: Iterable[CollectionInfo]) -> CollectionsResponse:
+        """The collections as the public sees them (``GET /v1/collections``, MCP)."""
+        return cls(
+            collections=[
+                CollectionPublic(
+                    name=c.name,
+                    documents=c.documents,
+                    chunks=c.chunks,
+                    version=c.version,
+                    last_ingested=c.last_ingested,
+                )
+                for c in found
+            ]
+        )
+
 
 class CoursePublic(BaseModel):
     """What a course page's widget shows of its collection's settings."""
@@ -339,10 +358,26 @@ class DocumentPublic(BaseModel):
     uploaded: bool = Field(description="Uploaded through the API (else ingested from a folder).")
 
 
+class FailedFilePublic(BaseModel):
+    id: str = Field(description="The id it has as a document, for DELETE /v1/documents/{id}.")
+    source: str = Field(description="Where it is: uploads/NAME, or FOLDER/PATH.")
+    sha256: str = Field(description="The content that failed: it is not parsed again until "
+                        "the file changes (or, after running out of time or memory, until "
+                        "the parse budget is raised).")  # fmt: skip
+    reason: str = Field(description="Why it could not be ingested.")
+    failed_at: str
+    uploaded: bool = Field(description="Uploaded through the API (else found in a folder).")
+
+
 class DocumentsResponse(BaseModel):
     collection: str
-    index_version: int
+    index_version: int = Field(description="The version served; 0 when none is published yet.")
     documents: list[DocumentPublic]
+    failed: list[FailedFilePublic] = Field(
+        default_factory=list,
+        description="Files that could not be ingested, with the reason; a previous version of "
+        "one may still be among the documents.",
+    )
 
 
 class FileResultPublic(BaseModel):

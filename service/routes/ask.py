@@ -8,7 +8,6 @@ from fastapi.responses import StreamingResponse
 from service.answering import Question
 from service.deps import AnswererDep, AskerDep, MetricsDep, SettingsDep, request_scope
 from service.errors import Overloaded
-from service.generation.base import Message
 from service.routes.disconnect import unless_disconnected
 from service.schemas import AskRequest, AskResponse, error_responses
 from service.sse import answer_stream
@@ -37,14 +36,8 @@ async def ask(
     _: AskerDep,
 ) -> AskResponse | StreamingResponse:
     collection = body.collection or settings.collection
-    question = Question(
-        text=body.question,
-        collection=collection,
-        top_k=body.top_k,
-        history=[Message(t.role, t.content) for t in body.history],
-        style=body.style,
-        scope=await request_scope(request, collection, body.scope),
-    )
+    scope = await request_scope(request, collection, body.scope)
+    question = Question.asked(body, collection, scope)
     if wants_stream(body, request):
         generator = request.app.state.generator
         if settings.generator == "embedded" and generator.queue_depth >= settings.queue_size:

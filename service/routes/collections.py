@@ -6,23 +6,11 @@ from anyio import to_thread
 from fastapi import APIRouter
 
 from service.deps import LibraryDep
-from service.schemas import CollectionPublic, CollectionsResponse
+from service.schemas import CollectionsResponse
 
 router = APIRouter(tags=["collections"])
 
 
 @router.get("/v1/collections", response_model=CollectionsResponse)
 async def collections(library: LibraryDep) -> CollectionsResponse:
-    found = await to_thread.run_sync(library.collections)
-    return CollectionsResponse(
-        collections=[
-            CollectionPublic(
-                name=c.name,
-                documents=c.documents,
-                chunks=c.chunks,
-                version=c.version,
-                last_ingested=c.last_ingested,
-            )
-            for c in found
-        ]
-    )
+    return CollectionsResponse.listing(await to_thread.run_sync(library.collections))
