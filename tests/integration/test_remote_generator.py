@@ -1,4 +1,5 @@
-"""The service with SYLLABUS_GENERATOR=openai against a real llama.cpp server process."""
+"""The service with SYLLABUS_GENERATOR=openai against a real llama.cpp server process (or
+vLLM, on a GPU machine: ``scripts/check-vllm.sh``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from service.app import create_app
 from service.generation import default_gguf_path
 from service.schemas import AskResponse, ErrorBody
 from service.settings import Settings
-from tests.service.llama_server import start_llama_server
+from tests.service.llama_server import start_openai_server
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +26,7 @@ def test_answers_through_a_remote_openai_compatible_server(
 ) -> None:
     shutil.copytree(demo_index[0].root, tmp_path / "collections" / "default")
     question = {"question": "What does the forget gate in an LSTM do?"}
-    with start_llama_server(default_gguf_path()) as server:
+    with start_openai_server(default_gguf_path()) as server:
         settings = Settings(
             data_dir=tmp_path / "collections",
             generator="openai",

@@ -38,6 +38,32 @@ class LlamaServer:
 
 
 @contextmanager
+def start_openai_server(model: Path) -> Iterator[LlamaServer]:
+    """An OpenAI-compatible server over ``model``: vLLM when ``SYLLABUS_VLLM`` names its
+    ``vllm`` executable (``scripts/check-vllm.sh``, on a GPU machine), else llama.cpp's."""
+    vllm = os.environ.get("SYLLABUS_VLLM")
+    if not vllm:
+        with start_llama_server(model) as server:
+            yield server
+        return
+    port = free_port()
+    command = [
+        vllm,
+        *("serve", str(model), "--served-model-name", model.stem),
+        *("--host", "127.0.0.1", "--port", str(port), "--max-model-len", "4096"),
+        *("--tokenizer", os.environ.get("SYLLABUS_VLLM_TOKENIZER", str(model))),
+    ]
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, cwd=PROJECT, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            base_url = f"http://127.0.0.1:{port}/v1"
+            _wait_ready(base_url, process, log, within=900.0)  # vLLM compiles its graphs
+            yield LlamaServer(base_url=base_url, model=model.stem, process=process)
+        finally:
+            stop(process)
+
+
+@contextmanager
 def start_llama_server(
     model: Path, *, n_ctx: int = 2048, n_threads: int | None = None, ready_within: float = 120.0
 ) -> Iterator[LlamaServer]:
