@@ -30,3 +30,17 @@ def write_atomically(path: Path, text: str) -> None:
         Path(temporary).unlink(missing_ok=True)
         raise
     fsync_folder(path.parent)
+
+
+# Files of a version up to this size are read into memory, larger ones memory-mapped. A
+# memory-mapped file truncated on disk while it is served kills the process with SIGBUS
+# at the next read of a lost page (issue 16); one read whole is out of harm's way, and a
+# course's indexes are far smaller (the demo's: under 1 MB). Past it (a million chunks:
+# about 0.8 GB of BM25), sharing pages between replicas is worth that risk.
+MAP_ABOVE_BYTES = 256 * 1024 * 1024
+
+
+def mapped(path: Path, size: int | None = None) -> bool:
+    """Whether ``path`` (of ``size`` bytes, if given: a folder's files together) is large
+    enough to be memory-mapped rather than read whole."""
+    return (path.stat().st_size if size is None else size) > MAP_ABOVE_BYTES

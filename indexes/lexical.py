@@ -12,6 +12,8 @@ import bm25s
 import numpy as np
 import numpy.typing as npt
 
+from indexes.files import mapped
+
 BM25_DIR = "bm25"
 
 
@@ -93,7 +95,8 @@ class LexicalIndex:
         size = int((source / "size").read_text(encoding="ascii"))
         if size == 0:
             return cls(bm25s.BM25(), 0)
-        return cls(bm25s.BM25.load(str(source), mmap=True), size)
+        whole = sum(p.stat().st_size for p in source.iterdir())
+        return cls(bm25s.BM25.load(str(source), mmap=mapped(source, whole)), size)
 
     def scores(self, query: str) -> npt.NDArray[np.float32]:
         """The BM25 score of every chunk for ``query`` (zeros when no term is known)."""

@@ -13,6 +13,8 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from indexes.files import mapped
+
 log = logging.getLogger(__name__)
 
 VECTORS_NAME = "vectors.faiss"
@@ -52,13 +54,18 @@ def write_index(index: Any, directory: Path) -> None:
 
 
 def read_index(directory: Path) -> Any:
-    """Memory-map the vectors where FAISS supports it, so replicas share pages."""
-    path = str(directory / VECTORS_NAME)
-    try:
-        index = faiss.read_index(path, faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
-    except RuntimeError:
-        log.debug("memory-mapping %s is not supported; reading it whole", path)
-        index = faiss.read_index(path)
+    """The vectors, read whole when small (:func:`indexes.files.mapped`: a file damaged on
+    disk cannot crash the process), else memory-mapped where FAISS supports it, so
+    replicas share pages."""
+    path = directory / VECTORS_NAME
+    index = None
+    if mapped(path):
+        try:
+            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+        except RuntimeError:
+            log.debug("memory-mapping %s is not supported; reading it whole", path)
+    if index is None:
+        index = faiss.read_index(str(path))
     if isinstance(index, faiss.IndexHNSW):
         index.hnsw.efSearch = ef_search_for(index.ntotal)
     return index

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -153,3 +155,36 @@ def test_a_full_disk_leaves_no_staging_and_the_previous_version_serving(
             _ingest(tmp_path / "n", index, "Nesterov looks ahead before stepping.")
     assert sorted(p.name for p in (index / "versions").iterdir()) == ["1"]
     assert IndexReader(index, FakeEmbedder()).version == 1
+
+
+_TRUNCATE_WHILE_SERVING = """
+import sys
+from pathlib import Path
+from indexes import IndexReader
+from tests.conftest import FakeEmbedder
+index = Path(sys.argv[1])
+reader = IndexReader(index, FakeEmbedder())
+version = reader.root / "versions" / "2"
+for name in ("vectors.faiss", "bm25/data.csc.index.npy", "bm25/indices.csc.index.npy"):
+    with (version / name).open("r+b") as f:
+        f.truncate(0)  # damaged on disk while the loaded version serves
+for _ in range(3):
+    assert reader.search("nesterov looks ahead", k=2)
+print("served")
+"""
+
+
+def test_files_truncated_under_a_serving_reader_do_not_crash_it(tmp_path: Path) -> None:
+    # Memory-mapped, a truncated file kills the process with SIGBUS at its next read; a
+    # course's files are small enough to be read whole (indexes.files.MAP_ABOVE_BYTES).
+    index = _two_versions(tmp_path)
+    root = Path(__file__).parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", _TRUNCATE_WHILE_SERVING, str(index)],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and "served" in done.stdout, (done.returncode, done.stderr[-500:])
