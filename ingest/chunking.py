@@ -8,23 +8,35 @@ chunk repeats the last sentences of the previous one, up to
 ``overlap_tokens``.  A sentence longer than the budget is cut at word
 boundaries.  No chunk can exceed the model's maximum sequence length, so
 nothing is silently truncated at embedding time.
+
+A section is read, measured and packed as a stream, and the tokenizer is given a
+bounded batch at a time (it grows with what it is given: a 20 MB one-line file
+tokenised whole, then word by word, took 4 GB); the chunks are the same as if it
+had been measured whole.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import groupby
+from itertools import chain, groupby
 
 from indexes import ChunkerParams
 from ingest.documents import Block, Document
-from ingest.sentences import split_sentences
+from ingest.sentences import iter_sentence_spans
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
 _PREFIX_MAX_TOKENS = 48
 _WORD = re.compile(r"\S+")
+# The tokenizer is given at most this many texts, or characters, at once.
+_COUNT_BATCH = 512
+_COUNT_CHARS = 65_536
+# A "sentence" this long (no full stop in 20,000 characters: a pasted log, a one-line
+# file) is cut at words before it is measured; no ordinary sentence comes near it.
+_LONG_UNIT_CHARS = 20_000
+_LONG_WORD_CHARS = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,32 +61,85 @@ class _Unit:
     tokens: int = 0
 
 
-def _sentences(block: Block, index: int) -> list[_Unit]:
-    return [_Unit(text, block.start, block.end, index) for text in split_sentences(block.text)]
+def _sentences(block: Block, index: int) -> Iterator[_Unit]:
+    for start, end in iter_sentence_spans(block.text):
+        yield _Unit(block.text[start:end], block.start, block.end, index)
 
 
-def _split_long(unit: _Unit, budget: int, count: TokenCounter) -> list[_Unit]:
+def _measured(units: Iterable[_Unit], budget: int, count: TokenCounter) -> Iterator[_Unit]:
+    """``units`` with their token counts, counted a batch at a time (the tokenizer's memory
+    grows with what it is given at once); one over ``budget`` is cut into windows that
+    fit, and one over ``_LONG_UNIT_CHARS`` is cut before it is measured."""
+    batch: list[_Unit] = []
+    chars = 0
+    for unit in units:
+        if len(unit.text) > _LONG_UNIT_CHARS:
+            yield from _counted(batch, budget, count)
+            batch, chars = [], 0
+            yield from _split_long(unit, budget, count)
+            continue
+        batch.append(unit)
+        chars += len(unit.text)
+        if len(batch) >= _COUNT_BATCH or chars >= _COUNT_CHARS:
+            yield from _counted(batch, budget, count)
+            batch, chars = [], 0
+    yield from _counted(batch, budget, count)
+
+
+def _counted(batch: list[_Unit], budget: int, count: TokenCounter) -> Iterator[_Unit]:
+    if not batch:
+        return
+    for unit, n in zip(batch, count([u.text for u in batch]), strict=True):
+        sized = _Unit(unit.text, unit.start, unit.end, unit.block, n)
+        if n > budget:
+            yield from _split_long(sized, budget, count)
+        else:
+            yield sized
+
+
+def _word_batches(text: str) -> Iterator[list[str]]:
+    """The words of ``text`` in batches; a word over ``_LONG_WORD_CHARS`` (a base64 blob)
+    keeps its head only, which is all a chunk keeps of it anyway."""
+    batch: list[str] = []
+    chars = 0
+    for match in _WORD.finditer(text):
+        batch.append(match.group()[:_LONG_WORD_CHARS])
+        chars += len(batch[-1])
+        if len(batch) >= _COUNT_BATCH or chars >= _COUNT_CHARS:
+            yield batch
+            batch, chars = [], 0
+    if batch:
+        yield batch
+
+
+def _split_long(unit: _Unit, budget: int, count: TokenCounter) -> Iterator[_Unit]:
     """Cut a unit longer than ``budget`` into word windows that fit."""
-    words = _WORD.findall(unit.text)
-    tokens = count(words)
-    parts: list[list[str]] = []
+    texts: list[str] = []
+    chars = 0
     current: list[str] = []
     size = 0
-    for word, n in zip(words, tokens, strict=True):
-        if current and size + n > budget:
-            parts.append(current)
-            current, size = [], 0
-        if n > budget:  # one absurd "word" (a URL, a base64 blob): keep its head only
-            word, n = word[: budget * 2], min(n, budget)
-        current.append(word)
-        size += n
+    for words in _word_batches(unit.text):
+        for word, n in zip(words, count(words), strict=True):
+            if current and size + n > budget:
+                texts.append(" ".join(current))
+                chars += len(texts[-1])
+                current, size = [], 0
+                if len(texts) >= _COUNT_BATCH or chars >= _COUNT_CHARS:
+                    yield from _windows(unit, texts, count)
+                    texts, chars = [], 0
+            if n > budget:  # one absurd "word" (a URL, a base64 blob): keep its head only
+                word, n = word[: budget * 2], min(n, budget)
+            current.append(word)
+            size += n
     if current:
-        parts.append(current)
-    texts = [" ".join(p) for p in parts]
-    return [
-        _Unit(t, unit.start, unit.end, unit.block, n)
-        for t, n in zip(texts, count(texts), strict=True)
-    ]
+        texts.append(" ".join(current))
+    yield from _windows(unit, texts, count)
+
+
+def _windows(unit: _Unit, texts: list[str], count: TokenCounter) -> Iterator[_Unit]:
+    if texts:
+        for text, n in zip(texts, count(texts), strict=True):
+            yield _Unit(text, unit.start, unit.end, unit.block, n)
 
 
 def context_prefix(title: str, headings: tuple[str, ...]) -> str:
@@ -92,13 +157,14 @@ def _join(units: Sequence[_Unit]) -> str:
     return "".join(parts)
 
 
-def _pack(units: list[_Unit], budget: int, overlap: int) -> list[list[_Unit]]:
-    chunks: list[list[_Unit]] = []
+def _pack(units: Iterable[_Unit], budget: int, overlap: int) -> Iterator[list[_Unit]]:
+    """Greedy packing into chunks of at most ``budget`` tokens, each yielded once it is
+    full; a chunk repeats the last units of the one before, up to ``overlap`` tokens."""
     current: list[_Unit] = []
     size = 0
     for unit in units:
         if current and size + unit.tokens > budget:
-            chunks.append(current)
+            yield current
             carried: list[_Unit] = []
             for previous in reversed(current[1:]):
                 if sum(u.tokens for u in carried) + previous.tokens > overlap:
@@ -110,17 +176,22 @@ def _pack(units: list[_Unit], budget: int, overlap: int) -> list[list[_Unit]]:
         current.append(unit)
         size += unit.tokens
     if current:
-        chunks.append(current)
-    return chunks
+        yield current
 
 
 def chunk_document(document: Document, params: ChunkerParams, count: TokenCounter) -> list[Piece]:
     """Pack a document's blocks into pieces that each fit ``params.chunk_tokens``."""
-    pieces: list[Piece] = []
+    return list(chunked(document, params, count))
+
+
+def chunked(document: Document, params: ChunkerParams, count: TokenCounter) -> Iterator[Piece]:
+    """The pieces of :func:`chunk_document`, one at a time: a section is read, measured and
+    packed as a stream, so memory follows the pieces made, not the section's size."""
     sections = groupby(enumerate(document.blocks), key=lambda ib: (ib[1].heading_path, ib[1].page))
     for (headings, page), members in sections:
-        units = [u for index, block in members for u in _sentences(block, index)]
-        if not units:
+        units = (u for index, block in members for u in _sentences(block, index))
+        first = next(units, None)
+        if first is None:
             continue
         prefix = context_prefix(document.title, headings)
         prefix_tokens = count([prefix])[0]
@@ -128,23 +199,15 @@ def chunk_document(document: Document, params: ChunkerParams, count: TokenCounte
             prefix = " ".join(_WORD.findall(prefix)[: _PREFIX_MAX_TOKENS // 2])
             prefix_tokens = count([prefix])[0]
         budget = max(16, params.chunk_tokens - prefix_tokens)
-        sized = [
-            _Unit(u.text, u.start, u.end, u.block, n)
-            for u, n in zip(units, count([u.text for u in units]), strict=True)
-        ]
-        fitted = [part for u in sized for part in (_split_long(u, budget, count)
-                  if u.tokens > budget else [u])]  # fmt: skip
+        fitted = _measured(chain([first], units), budget, count)
         for group in _pack(fitted, budget, params.overlap_tokens):
             text = _join(group)
-            pieces.append(
-                Piece(
-                    text=text,
-                    embed_text=f"{prefix}\n{text}",
-                    heading_path=headings,
-                    page=page,
-                    start=min(u.start for u in group),
-                    end=max(u.end for u in group),
-                    n_tokens=prefix_tokens + sum(u.tokens for u in group),
-                )
+            yield Piece(
+                text=text,
+                embed_text=f"{prefix}\n{text}",
+                heading_path=headings,
+                page=page,
+                start=min(u.start for u in group),
+                end=max(u.end for u in group),
+                n_tokens=prefix_tokens + sum(u.tokens for u in group),
             )
-    return pieces

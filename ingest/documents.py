@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 
@@ -28,6 +29,12 @@ class Block:
 class Document:
     title: str
     blocks: list[Block]
+
+
+def document_id(path: str) -> str:
+    """The id of the document ingested from ``path``: it follows the file, not its content,
+    so a new version keeps it, and a file that failed has the id it would have."""
+    return hashlib.sha256(path.encode("utf-8")).hexdigest()[:16]
 
 
 def decode_text(data: bytes) -> str:

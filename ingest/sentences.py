@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
+from collections.abc import Iterator
+from itertools import chain
 
 _ABBREVIATIONS = {"e.g", "i.e", "etc", "al", "vs", "fig", "eq", "sec", "cf", "approx", "dr", "mr"}
+_LONGEST_ABBREVIATION = max(map(len, _ABBREVIATIONS))
 _BOUNDARY = re.compile(
     r"(?<=[.!?:;])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9$\\])"  # after a full stop
     r"|\n(?=\s*(?:[-*+]|\d+[.)])\s)"  # before a list item
     r"|(?<=\\\]|\$\$)[ \t]*\n\s*"  # after a display formula that ends a line
 )
 _LIST_NUMBER = re.compile(r"\s*\d+[.)]")
+_CLOSING = frozenset(".!?:;\"')] ")  # what a sentence may end with after its last word
 _DELIMITER = re.compile(r"\\\$|\$\$|\\[\[\]()]|\$|\n[ \t]*\n|\n")
 _CLOSER = {"$$": "$$", "\\[": "\\]", "\\(": "\\)", "$": "$"}
 
@@ -44,27 +49,54 @@ def math_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence or list item in ``text``, whitespace trimmed.
+def iter_sentence_spans(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each sentence or list item in ``text``, whitespace trimmed, one at a
+    time and in one pass: a 20 MB paragraph of sentences costs no more than its spans.
 
     A boundary never falls inside a formula, and a list item's number stays with it."""
-    spans, last = [], 0
     formulas = math_spans(text)
-    for match in [*_BOUNDARY.finditer(text), None]:
+    starts = [start for start, _ in formulas]
+    last = 0
+    for match in chain(_BOUNDARY.finditer(text), (None,)):
         cut = match.start() if match else len(text)
+        if match and (
+            _ends_with_abbreviation(text, last, cut)  # "e.g. Adam" is not a sentence's end
+            or _LIST_NUMBER.fullmatch(text, last, cut)  # "1. Load the base model"
+            or _inside(formulas, starts, cut)  # "$$ a. B $$"
+        ):
+            continue
         piece = text[last:cut]
-        if match:
-            word = piece.rstrip(".!?:;\"')] ").rsplit(" ", 1)[-1].lower()
-            if word.rstrip(".") in _ABBREVIATIONS:
-                continue  # "e.g. Adam" is not the end of a sentence
-            if _LIST_NUMBER.fullmatch(piece) or any(a < cut < b for a, b in formulas):
-                continue  # "1. Load the base model", "$$ a. B $$"
         if piece.strip():
             lead = len(piece) - len(piece.lstrip())
-            spans.append((last + lead, last + len(piece.rstrip())))
+            yield last + lead, last + len(piece.rstrip())
         last = match.end() if match else cut
-    return spans
+
+
+def _ends_with_abbreviation(text: str, start: int, end: int) -> bool:
+    """Whether the last word of ``text[start:end]``, closing punctuation aside, is an
+    abbreviation; looked at from its end, so a boundary costs the same however long the
+    sentence before it has grown."""
+    while end > start and text[end - 1] in _CLOSING:
+        end -= 1
+    begin = max(start, end - _LONGEST_ABBREVIATION)
+    space = text.rfind(" ", begin, end)
+    if space >= 0:
+        begin = space + 1
+    elif begin > start:
+        return False  # a last word longer than any abbreviation
+    return text[begin:end].lower() in _ABBREVIATIONS
+
+
+def _inside(formulas: list[tuple[int, int]], starts: list[int], cut: int) -> bool:
+    """Whether ``cut`` falls strictly inside a formula (sorted, disjoint spans)."""
+    last = bisect_left(starts, cut) - 1  # the last formula that starts before the cut
+    return last >= 0 and cut < formulas[last][1]
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence or list item in ``text``, whitespace trimmed."""
+    return list(iter_sentence_spans(text))
 
 
 def split_sentences(text: str) -> list[str]:
-    return [text[start:end] for start, end in sentence_spans(text)]
+    return [text[start:end] for start, end in iter_sentence_spans(text)]

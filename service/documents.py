@@ -5,7 +5,8 @@ index directory) and ingested by a background job (``service.jobs``); a
 deletion removes the stored file, or drops a document ingested from a folder
 (remembered in ``excluded.json``, so that a later re-sync of the folder does not
 bring it back), and re-syncs.  Every change publishes a new index version, which
-the next request serves.
+the next request serves.  Files that failed to ingest (``ingest.failures``) are
+listed beside the documents, under the id they would have, and deleted the same way.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from anyio import to_thread
 from indexes import DataRoot, DocumentRecord, IndexError_
 from indexes.files import write_atomically
 from ingest import loaders
+from ingest.failures import FailedFile, read_failures
 from service import uploads
 from service.errors import NotFound, ValidationFailed
 from service.jobs import Job, Jobs, Work
 from service.library import Library
-from service.schemas import DocumentPublic, DocumentsResponse
+from service.schemas import DocumentPublic, DocumentsResponse, FailedFilePublic
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +57,29 @@ class Documents:
         reader = self._library.reader(collection)
         return reader.version, reader.documents(), reader.page_counts()
 
+    def _failed(self, collection: str) -> list[FailedFile]:
+        try:
+            folder = self._root.collection(collection).path
+        except IndexError_:
+            return []  # not a collection name: the reader says so
+        return sorted(read_failures(folder).values(), key=lambda f: f.source)
+
+    def _contents(
+        self, collection: str
+    ) -> tuple[int, list[DocumentRecord], dict[str, int], list[FailedFile]]:
+        """The served version, its documents and page counts, and the failed files; a
+        collection whose every file failed so far has version 0 and no documents."""
+        failed = self._failed(collection)
+        try:
+            version, records, pages = self._records(collection)
+        except NotFound:
+            if not failed:
+                raise
+            return 0, [], {}, failed
+        return version, records, pages, failed
+
     async def listing(self, collection: str) -> DocumentsResponse:
-        version, records, pages = await to_thread.run_sync(self._records, collection)
+        version, records, pages, failed = await to_thread.run_sync(self._contents, collection)
         folder = self._jobs.uploads_dir(collection)
         return DocumentsResponse(
             collection=collection,
@@ -74,6 +97,17 @@ class Documents:
                 )
                 for r in records
             ],
+            failed=[
+                FailedFilePublic(
+                    id=f.doc_id,
+                    source=f.source,
+                    sha256=f.sha256,
+                    reason=f.reason,
+                    failed_at=f.failed_at,
+                    uploaded=_inside(f.path, folder),
+                )
+                for f in failed
+            ],
         )
 
     async def upload(
@@ -88,20 +122,23 @@ class Documents:
         return self._jobs.submit("upload", collection, lambda: self._sync(collection), names)
 
     async def delete(self, collection: str, document_id: str) -> Job:
-        _, records, _ = await to_thread.run_sync(self._records, collection)
-        record = next((r for r in records if r.doc_id == document_id), None)
-        if record is None:
+        """Remove a document, or a file that failed to ingest, by its id."""
+        _, records, _, failed = await to_thread.run_sync(self._contents, collection)
+        found = [(r.path, r.source) for r in records if r.doc_id == document_id]
+        found += [(f.path, f.source) for f in failed if f.doc_id == document_id]
+        if not found:
             raise NotFound(f"no document {document_id!r} in collection {collection!r}")
-        if _inside(record.path, self._jobs.uploads_dir(collection)):
-            await to_thread.run_sync(lambda: Path(record.path).unlink(missing_ok=True))
+        path, source = found[0]
+        if _inside(path, self._jobs.uploads_dir(collection)):
+            await to_thread.run_sync(lambda: Path(path).unlink(missing_ok=True))
         else:  # a file of an ingested folder: it stays out of the next re-sync
-            await to_thread.run_sync(self._exclude, collection, record.path)
-        plan = lambda: self._sync(collection, forget={record.path})  # noqa: E731
-        return self._jobs.submit("delete", collection, plan, [record.source])
+            await to_thread.run_sync(self._exclude, collection, path)
+        plan = lambda: self._sync(collection, forget={path})  # noqa: E731
+        return self._jobs.submit("delete", collection, plan, [source])
 
     async def reindex(self, collection: str) -> Job:
         """Re-sync with the sources: uploads and the folders the documents came from."""
-        await to_thread.run_sync(self._library.reader, collection)  # 404 for an unknown one
+        await to_thread.run_sync(self._contents, collection)  # 404 for an unknown one
         return self._jobs.submit("reindex", collection, lambda: self._resync(collection))
 
     def _sync(self, collection: str, forget: set[str] | None = None) -> Work:
@@ -112,8 +149,9 @@ class Documents:
 
     def _resync(self, collection: str) -> Work:
         uploaded = self._sync(collection)
-        _, records, _ = self._records(collection)
-        roots = {Path(r.root) for r in records if Path(r.root).exists()}
+        _, records, _, failed = self._contents(collection)
+        found = [Path(r.root) for r in records] + [Path(f.root) for f in failed]
+        roots = {root for root in found if root.exists()}
         gone = {r.path for r in records if not Path(r.path).exists()}
         excluded = self._excluded(collection)
         paths = [*uploaded.paths, *sorted(roots - set(uploaded.paths))]
@@ -139,7 +177,9 @@ class Documents:
     def _unfinished(self, collection: str) -> Work | None:
         _, records, _ = self._records(collection)
         folder = self._jobs.uploads_dir(collection)
-        indexed = {r.path for r in records if _inside(r.path, folder)}
+        # A stored upload that failed was done with: it waits for a change, not a restart.
+        settled = [r.path for r in records] + [f.path for f in self._failed(collection)]
+        indexed = {path for path in settled if _inside(path, folder)}
         stored = set()
         if folder.is_dir():
             stored = {

@@ -4,9 +4,10 @@ One worker thread runs the jobs in the order they were submitted, so two
 jobs never write an index at once (the index's own lock keeps other
 processes, such as ``syllabus ingest``, out).  A job runs the ingestion
 pipeline, which publishes a new index version atomically: a job killed at
-any point leaves the last published version serving.  Jobs live in memory
-(the latest ``keep``); a job that a restart interrupted is lost, and
-``POST /v1/reindex`` finishes its work.
+any point leaves the last published version serving.  Files are parsed in the
+pipeline's worker process, which :meth:`Jobs.close` kills, so stopping the
+service never waits on a parse.  Jobs live in memory (the latest ``keep``); a
+job that a restart interrupted is lost, and ``POST /v1/reindex`` finishes its work.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Literal
 from indexes import DataRoot, IndexError_
 from indexes.manifest import now
 from ingest import IngestReport, Pipeline
+from ingest.parsing import ParseInterrupted
 from service.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -144,8 +146,10 @@ class Jobs:
             return replace(job, files=list(job.files), results=list(job.results))
 
     def close(self) -> None:
-        """Cancel queued jobs and stop the running one before it publishes."""
+        """Cancel queued jobs and stop the running one before it publishes; a parse in
+        progress is killed, not waited for."""
         self._closing.set()
+        self._pipeline.close()
         self._executor.shutdown(wait=True, cancel_futures=True)
         with self._lock:
             for job in self._jobs.values():
@@ -187,6 +191,9 @@ class Jobs:
             )
         except JobCancelled as exc:
             self._update(job_id, status="cancelled", error=str(exc), finished_at=now())
+        except ParseInterrupted:
+            error = "the service stopped during the job; nothing was published"
+            self._update(job_id, status="cancelled", error=error, finished_at=now())
         except IndexError_ as exc:
             self._update(job_id, status="failed", error=str(exc), finished_at=now())
         except Exception as exc:  # a job's failure is reported, never the worker's death

@@ -21,6 +21,7 @@ from indexes.embedder import (
     Backend,
     SentenceTransformerEmbedder,
 )
+from ingest.parsing import ParseBudget
 from service.course import Strategy, TeachingMode, check_site
 from service.generation.models import DEFAULT_MODEL as DEFAULT_GENERATION_MODEL
 from service.generation.models import ModelName
@@ -89,6 +90,22 @@ class Settings(BaseSettings):
     )
     ingest_wait_seconds: float = Field(
         0.0, ge=0, description="How long an ingestion waits for another one on the same index."
+    )
+    # Measured (BENCHMARKS.md, Reliability): papers parse in 0.1-2 s, the largest upload
+    # (25 MB of 2.6 million paragraphs) in 35 s and 800 MB; a poison PDF, 20 s a page.
+    ingest_parse_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Seconds one file may take to parse (in a worker process); past them it "
+        "fails, and is not parsed again until it changes or this is raised.",
+    )
+    ingest_parse_memory_mb: int = Field(
+        2048,
+        ge=256,
+        le=1_048_576,
+        description="Megabytes of memory the worker process that parses a file may use; a "
+        "file that needs more fails, and is not parsed again until it changes or this is raised.",
     )
 
     host: str = Field("127.0.0.1", description="Address `syllabus serve` listens on.")
@@ -300,6 +317,9 @@ class Settings(BaseSettings):
             backend=self.embedding_backend,
             cache_dir=self.embedding_cache_dir,
         )
+
+    def parse_budget(self) -> ParseBudget:
+        return ParseBudget(seconds=self.ingest_parse_seconds, memory_mb=self.ingest_parse_memory_mb)
 
     def chunker(self) -> ChunkerParams:
         return ChunkerParams(chunk_tokens=self.chunk_tokens, overlap_tokens=self.overlap_tokens)

@@ -1,6 +1,6 @@
 """Loaders by file type: a plain registry from suffix to a function of the file's bytes.
 
-Heavy parsers (pypdf, BeautifulSoup) are imported by their loader on first use.
+Heavy parsers (pypdf, lxml) are imported by their loader on first use.
 """
 
 from __future__ import annotations

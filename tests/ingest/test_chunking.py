@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
+
+import pytest
 
 from indexes import ChunkerParams
 from ingest.chunking import chunk_document, context_prefix
@@ -101,3 +104,35 @@ def test_real_tokenizer_budget_on_book_markdown(real_embedder, shared_dir: Path)
         counted = real_embedder.count_tokens([p.embed_text for p in pieces])
         assert max(counted) <= real_embedder.max_tokens, path.name
         assert not any("%%tab" in p.text or ":label:" in p.text for p in pieces)
+
+
+class MeasuringCounter:
+    """The fake counter, noting the most texts and characters it is given at once: what
+    the tokenizer's memory grows with."""
+
+    def __init__(self) -> None:
+        self.most_texts = 0
+        self.most_chars = 0
+
+    def __call__(self, texts: Sequence[str]) -> list[int]:
+        self.most_texts = max(self.most_texts, len(texts))
+        self.most_chars = max(self.most_chars, sum(map(len, texts)))
+        return COUNT(texts)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " ".join(f"word{i % 50}" for i in range(400_000)),  # 2.7 MB, no sentence end
+        " ".join(f"Word {i % 50}." for i in range(300_000)),  # 300,000 short sentences
+    ],
+    ids=["one-line", "many-sentences"],
+)
+def test_a_huge_paragraph_is_measured_a_bounded_batch_at_a_time(text: str) -> None:
+    """A 20 MB one-line file was tokenised whole, then word by word all at once (4 GB)."""
+    counter = MeasuringCounter()
+    params = ChunkerParams(chunk_tokens=120, overlap_tokens=16)
+    pieces = chunk_document(_doc(text), params, counter)
+    assert counter.most_texts <= 512 and counter.most_chars <= 100_000
+    assert all(COUNT([p.embed_text])[0] <= 121 for p in pieces)
+    assert text.startswith(pieces[0].text) and text.endswith(pieces[-1].text)

@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from service.app import create_app
 from service.schemas import JobPublic
 from service.settings import Settings
-from tests.conftest import pdf_bytes
+from tests.conftest import pdf_bytes, pdf_file
 from tests.service.conftest import FakeGenerator
 
 pytestmark = pytest.mark.integration
@@ -42,19 +42,7 @@ def _raw_pdf(contents: bytes, filters: bytes = b"/FlateDecode") -> bytes:
         b"<< /Length %d /Filter %s >>\nstream\n%s\nendstream" % (len(contents), filters, contents),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer << /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    return pdf_file(objects)
 
 
 def flate_bomb_pdf() -> bytes:

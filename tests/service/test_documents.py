@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -12,8 +13,8 @@ from indexes import DocumentRecord, IndexReader
 from service.app import create_app
 from service.schemas import DocumentsResponse, ErrorBody, JobPublic
 from service.settings import Settings
-from tests.conftest import FakeEmbedder, pdf_bytes
-from tests.service.conftest import AS_ADMIN, AS_ASKER, FakeGenerator
+from tests.conftest import FakeEmbedder, pdf_bytes, poison_pdf
+from tests.service.conftest import AS_ADMIN, AS_ASKER, FakeGenerator, ingest_notes
 
 SOFTMAX = b"# Softmax\n\nSoftmax turns raw scores into probabilities that sum to one.\n"
 
@@ -371,8 +372,6 @@ def test_an_upload_to_a_full_disk_is_a_507_and_stores_nothing(
 def test_work_a_restart_interrupted_is_done_at_the_next_start(
     admin_settings: Settings, fake_generator: FakeGenerator
 ) -> None:
-    from tests.service.conftest import ingest_notes
-
     ingest_notes(admin_settings.data_dir)
     folder = admin_settings.data_dir / "default"
     # As a kill left it: an upload stored but never indexed, and a deletion (202) recorded
@@ -397,3 +396,87 @@ def test_work_a_restart_interrupted_is_done_at_the_next_start(
 
 def listing_of(settings: Settings) -> list[DocumentRecord]:
     return IndexReader(settings.data_dir / "default", FakeEmbedder()).documents()
+
+
+def _parse_workers() -> set[int]:
+    """Ids of this process's parse workers (``python -m ingest.parse_worker``) still alive."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or b"ingest.parse_worker" not in (
+                (entry / "cmdline").read_bytes()
+            ):
+                continue
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat[0] != "Z" and int(stat[1]) == os.getpid():
+            found.add(int(entry.name))
+    return found
+
+
+def test_a_poison_upload_fails_within_its_budget_is_listed_and_can_be_deleted(
+    admin_settings: Settings, fake_generator: FakeGenerator
+) -> None:
+    settings = admin_settings.model_copy(update={"ingest_parse_seconds": 2.0})
+    ingest_notes(settings.data_dir)
+    app = create_app(settings, embedder=FakeEmbedder(), generator=fake_generator)
+    with TestClient(app) as client:
+        done = finished(client, upload(client, ("poison.pdf", poison_pdf()), ("s.md", SOFTMAX)))
+        outcomes = {r.source: (r.outcome, r.reason) for r in done.results}
+        assert outcomes["uploads/poison.pdf"] == ("failed", "took longer than 2 s to parse")
+        assert outcomes["uploads/s.md"] == ("added", None)
+
+        listed = listing(client)
+        assert "uploads/poison.pdf" not in {d.source for d in listed.documents}
+        (failed,) = listed.failed
+        assert failed.source == "uploads/poison.pdf" and failed.uploaded
+        assert failed.reason == "took longer than 2 s to parse"
+
+        # Later jobs pass it over: remembered, not parsed (the budget would show).
+        again = finished(client, client_reindex(client))
+        reason = next(r.reason for r in again.results if r.source == "uploads/poison.pdf")
+        assert reason and "not parsed again" in reason
+
+        response = client.delete(f"/v1/documents/{failed.id}", headers=AS_ADMIN)
+        assert response.status_code == 202, response.text
+        assert finished(client, JobPublic.model_validate(response.json())).status == "succeeded"
+        assert listing(client).failed == []
+        assert not (settings.data_dir / "default" / "uploads" / "poison.pdf").exists()
+
+
+def client_reindex(client: TestClient) -> JobPublic:
+    response = client.post("/v1/reindex", headers=AS_ADMIN)
+    assert response.status_code == 202, response.text
+    return JobPublic.model_validate(response.json())
+
+
+def test_a_collection_whose_only_upload_failed_lists_it(admin_client: TestClient) -> None:
+    broken = b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 9 0 R >> endobj\ntrailer garbage"
+    finished(admin_client, upload(admin_client, ("broken.pdf", broken), collection="chem"))
+    listed = listing(admin_client, collection="chem")
+    assert listed.index_version == 0 and listed.documents == []
+    assert [f.source for f in listed.failed] == ["uploads/broken.pdf"]
+    assert listing(admin_client).failed == []  # the other collection has none
+
+
+def test_stopping_the_service_does_not_wait_on_a_parse(
+    admin_settings: Settings, fake_generator: FakeGenerator
+) -> None:
+    settings = admin_settings.model_copy(update={"ingest_parse_seconds": 600.0})
+    app = create_app(settings, embedder=FakeEmbedder(), generator=fake_generator)
+    with TestClient(app) as client:
+        job = upload(client, ("poison.pdf", poison_pdf()))
+        deadline = time.monotonic() + 60
+        while not _parse_workers():  # the poison is being parsed (minutes of it)
+            assert time.monotonic() < deadline, "no parse worker started"
+            time.sleep(0.05)
+        workers = _parse_workers()
+        time.sleep(0.5)
+        jobs = app.state.jobs
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 30  # the poison alone takes minutes
+    stopped = jobs.get(job.id)
+    assert stopped.status == "cancelled" and "nothing was published" in (stopped.error or "")
+    assert not workers & _parse_workers()
+    assert not (settings.data_dir / "default" / "failures.json").exists()
