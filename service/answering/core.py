@@ -263,10 +263,12 @@ class Answerer:
             holding = False
             if shown := gate.admit("".join(pieces)):
                 yield Event("token", {"text": shown})
-        generated = "".join(pieces).strip()
-        if not is_refusal(generated) and (rest := gate.finish("".join(pieces))):
+        whole = "".join(pieces)
+        generated = whole.strip()
+        refused = is_refusal(generated)
+        if not refused and (rest := gate.finish(whole)):
             yield Event("token", {"text": rest})
-        if is_refusal(generated):
+        if refused:
             if run.style in run.policy.trust_refusal:
                 run.rejected = generated
                 yield self._abstained(run, "the model found no answer in the passages")
