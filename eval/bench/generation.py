@@ -10,7 +10,8 @@ The prompts are the service's own: each learner question goes through the real
 the chat messages it would send the model are recorded. Then, for each packaged GGUF
 and each CPU variant of llama.cpp (``best``: what the dispatch picks for this CPU;
 ``haswell``: the AVX2 kernels a portable build had before; ``haswell/plain``: those
-without repacked weights, as the service loaded its models before), one process loads the
+without repacked weights, as the service loaded its models before; ``NAME/extra``: with
+every extra buffer type, AMX tiles included), one process loads the
 variant and runs every prompt twice in turn: through ``LlamaCppGenerator`` (the service's
 worker thread, queue and event loop) and through a bare ``llama_cpp.Llama`` with the
 same file, context, threads and call. A variant is fixed per process, as llama.cpp
@@ -183,8 +184,9 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     prompts = [[Message(m["role"], m["content"]) for m in p] for p in payload["prompts"]]
     max_tokens = payload["max_tokens"]
     path = packaged_gguf(MODELS[args.model])
-    # "/plain": no repacked weights either, as the service loaded models before.
-    extra_buffers = False if option == "plain" else None
+    # "/plain": no repacked weights either, as the service loaded models before; "/extra":
+    # every extra buffer type, AMX tiles included (what the service leaves out on AMX).
+    extra_buffers = {"plain": False, "extra": True}.get(option)
     with load_parameters(backend, extra_buffers=extra_buffers):
         generator = LlamaCppGenerator(path, n_ctx=args.n_ctx, n_threads=args.threads)
     peers: dict[str, dict[str, Any]] = {"bare": {}}
@@ -230,7 +232,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
             llama.close()
     return {
         "model": args.model,
-        "variant": f"{backend.variant}{'/plain' if option == 'plain' else ''}",
+        "variant": f"{backend.variant}{'/' + option if option else ''}",
         "features": backend.features,
         "threads": args.threads,
         "runs": {k: [asdict(r) for r in v] for k, v in runs.items()},

@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Guards the swap of llama.cpp's default model parameters while a model loads.
-_DEFAULT_PARAMS_LOCK = threading.Lock()
+# Guards the swap of llama.cpp's default model parameters while a model loads; reentrant,
+# as a caller may choose the buffer types around a generator that chooses them again.
+_DEFAULT_PARAMS_LOCK = threading.RLock()
 
 
 def default_gguf_path() -> Path:
@@ -49,9 +50,11 @@ def load_parameters(backend: CpuBackend, *, extra_buffers: bool | None = None) -
 
     llama.cpp may place quantised weights in extra CPU buffer types: repacked for the
     AVX2/AVX-512 kernels (faster prompts), or AMX tiles. The AMX one crashes the process
-    with llama-cpp-python 0.3.x (SIGSEGV in ``ggml_backend_amx_mul_mat``: its tile
-    configuration is left uninitialised; llama.cpp issue 20824), so on a CPU variant that
-    runs AMX kernels the extra types are left out. ``Llama()`` has no switch for
+    with llama-cpp-python 0.3.x: its tile configuration is left uninitialised (llama.cpp
+    issue 20824), which gave SIGSEGV in ``ggml_backend_amx_mul_mat`` on one Intel host and,
+    with 0.3.36 on a Sapphire Rapids CPU, SIGILL at its first ``tilezero`` even with the
+    process granted AMX state (``arch_prctl``; BENCHMARKS, "Generation speed"). So on a
+    CPU variant that runs AMX kernels the extra types are left out. ``Llama()`` has no switch for
     ``use_extra_bufts``, so the defaults it starts from are adjusted while it loads.
     ``extra_buffers=False`` leaves them out on any CPU (as the service did before).
     """

@@ -136,3 +136,24 @@ def test_amx_buffers_stay_off_as_they_crash_and_repacked_ones_stay_on(
     with load_parameters(backend):
         assert native.llama_model_default_params().use_extra_bufts is extra
     assert native.llama_model_default_params().use_extra_bufts is True
+
+
+def test_buffer_types_chosen_around_a_generator_that_chooses_them_again() -> None:
+    """The benchmark wraps the service's generator, which wraps its own load: on an AMX
+    CPU both leave the extra types out, and the nested choice must not wait for itself."""
+    import threading
+
+    import llama_cpp.llama_cpp as native
+
+    amx = CpuBackend(variant="test", features=("AVX512", "AMX_INT8"), built_variants=())
+    seen: list[bool] = []
+
+    def nested() -> None:
+        with load_parameters(amx, extra_buffers=False), load_parameters(amx):
+            seen.append(native.llama_model_default_params().use_extra_bufts)
+
+    worker = threading.Thread(target=nested, daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive() and seen == [False]
+    assert native.llama_model_default_params().use_extra_bufts is True
