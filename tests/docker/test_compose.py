@@ -1,5 +1,6 @@
-"""docker/compose.yaml, checked as compose would read it (no Docker engine here): its
-profiles, services, healthchecks, volumes and variables, and its commands run for real."""
+"""docker/compose.yaml, checked as compose would read it, without an engine: its profiles,
+services, healthchecks, volumes and variables, and its commands run for real. The `cpu`
+profile brought up in Docker is tests/docker/test_image.py (`make image-test`)."""
 
 from __future__ import annotations
 
