@@ -12,6 +12,9 @@ CHROMIUM := /usr/bin/chromium
 # `make install TORCH_INDEX=URL` names another index (a mirror, or a CUDA one).
 TORCH := torch==2.13.0
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+# $(call torch_cpu,install) or $(call torch_cpu,download -d DIR): that wheel, found or fetched.
+torch_cpu = $(PIP) $(1) -q --no-index --no-deps $(TORCH) 2>/dev/null \
+	|| $(PIP) $(1) -q --no-deps --index-url $(TORCH_INDEX) $(TORCH)
 # llama.cpp with every x86 variant of its CPU backend (AVX2, AVX-512 with VNNI/BF16, AMX...)
 # as a library of its own; at run time it loads the best for the CPU it finds
 # (service/generation/native.py), so one build is portable and fast. About 15 minutes on
@@ -42,8 +45,7 @@ $(LLAMA_WHEELS)/.built: | $(PY)
 
 # The Makefile too: a new model package in this recipe reaches existing checkouts.
 $(VENV)/.installed: pyproject.toml Makefile $(LLAMA_WHEELS)/.built | $(PY)
-	$(PIP) install -q --no-index --no-deps $(TORCH) 2>/dev/null \
-		|| $(PIP) install -q --no-deps --index-url $(TORCH_INDEX) $(TORCH)
+	$(call torch_cpu,install)
 	$(PIP) install -q $(TORCH)  # its dependencies; the CPU build stays
 	$(PY) -c "import torch, sys; sys.exit(torch.version.cuda and 'torch is a CUDA build: see TORCH_INDEX')"
 	$(PIP) install -q --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-*.whl
@@ -101,8 +103,7 @@ $(DOCKERD):
 # What the image build would otherwise fetch or compile again: the CPU torch wheel (found
 # as `make install` finds it) and the llama-cpp-python wheel compiled here.
 image-wheels: $(VENV)/.installed
-	$(PIP) download -q --no-index --no-deps -d $(DOCKER_WHEELS) $(TORCH) 2>/dev/null \
-		|| $(PIP) download -q --no-deps --index-url $(TORCH_INDEX) -d $(DOCKER_WHEELS) $(TORCH)
+	$(call torch_cpu,download -d $(DOCKER_WHEELS))
 	rm -rf $(DOCKER_WHEELS)/$(notdir $(LLAMA_WHEELS)) && cp -a $(LLAMA_WHEELS) $(DOCKER_WHEELS)/
 
 image-test: install-dev $(DOCKERD) image-wheels
