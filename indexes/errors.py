@@ -35,6 +35,10 @@ class EmptyScope(IndexError_):
     """A search scope that holds no chunk of the index."""
 
 
+class EmbedderUnavailable(IndexError_):
+    """The configured embedding model cannot be found on disk."""
+
+
 # What faiss, bm25s, numpy, SQLite and JSON raise on a damaged or missing file of a
 # version, beside our own: reading a version catches these and treats it as damaged.
 READ_ERRORS: tuple[type[BaseException], ...] = (

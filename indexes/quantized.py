@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from indexes.embedder import EmbedderUnavailable
+from indexes.errors import EmbedderUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from service.answering import Answerer, AnswerPolicy, GroundingChecker
 from service.auth import Keyring
 from service.course import Courses
 from service.documents import Documents
-from service.errors import ServiceError
+from service.errors import ServiceError, error_body
 from service.feedback import AnswerJournal
 from service.generation.base import Generator
 from service.generation.factory import build_generator, build_named, default_model_name
@@ -63,9 +63,7 @@ PRUNE_EVERY_SECONDS = 3600.0
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse(
-        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
-    )
+    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
 
 
 def _short(part: object, limit: int = 64) -> str:

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,17 +18,20 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from eval import cli as eval_cli
-from indexes import DataRoot, IndexError_, IndexReader
-from indexes.embedder import EmbedderUnavailable
+from indexes import DataRoot, EmbedderUnavailable, IndexError_, IndexReader
 from ingest import IngestReport, Pipeline
 from ingest.watch import watch as watch_paths
 from service.course import COURSE_FILE, CourseConfigInvalid, Courses, effective, parse_value
 from service.schemas import SearchScope
 from service.settings import Settings
 
+# Subcommands of the packages above the service (``syllabus eval``), which it may not
+# import: each package names its typer app in pyproject.toml under this group.
+COMMANDS = "syllabus.commands"
+
 app = typer.Typer(help="Syllabus: grounded answers from course materials.", no_args_is_help=True)
-app.add_typer(eval_cli.app, name="eval")
+for _command in entry_points(group=COMMANDS):
+    app.add_typer(_command.load(), name=_command.name)
 out = Console()
 err = Console(stderr=True)
 

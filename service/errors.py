@@ -1,8 +1,9 @@
 """The service's error hierarchy; each class carries its HTTP status and code.
 
-One handler (``service.app``) renders every error as
-``{"error": {"code": ..., "message": ...}}``; the core raises these, only the
-boundaries translate them::
+Every error is rendered as the one body :func:`error_body` builds,
+``{"error": {"code": ..., "message": ...}}``: by one handler in ``service.app``, and
+by what answers outside it (the middleware, the event streams, the MCP tools).  The
+core raises these, only the boundaries translate them::
 
     ServiceError (500 internal)
     ├── BadRequest (400 bad_request)
@@ -16,11 +17,19 @@ boundaries translate them::
     ├── RateLimited (429 rate_limited, with Retry-After)
     ├── Overloaded (503 overloaded, with Retry-After)
     ├── NotReady (503 not_ready)
+    ├── CollectionUnavailable (503 collection_unavailable)
+    ├── InsufficientStorage (507 insufficient_storage)
+    ├── FeedbackUnavailable (503 feedback_unavailable, in service.feedback)
     ├── GeneratorUnavailable (502 generator_unavailable)
     └── GeneratorTimeout (504 generator_timeout)
 """
 
 from __future__ import annotations
+
+
+def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+    """The JSON body of every error the service answers with (``schemas.ErrorBody``)."""
+    return {"error": {"code": code, "message": message}}
 
 
 class ServiceError(Exception):

@@ -46,7 +46,14 @@ from service.answering import Question
 from service.answering.retrieve import scoped_search
 from service.auth import Caller, Keyring
 from service.course import effective
-from service.errors import NotFound, NotReady, ServiceError, Unauthorized, ValidationFailed
+from service.errors import (
+    NotFound,
+    NotReady,
+    ServiceError,
+    Unauthorized,
+    ValidationFailed,
+    error_body,
+)
 from service.schemas import (
     AskRequest,
     AskResponse,
@@ -124,7 +131,7 @@ def validation_message(exc: ValidationError) -> str:
 def _failure(code: str, message: str) -> types.CallToolResult:
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=f"{code}: {message}")],
-        structured_content={"error": {"code": code, "message": message}},
+        structured_content=error_body(code, message),
         is_error=True,
     )
 

@@ -13,13 +13,14 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.errors import error_body
 from service.metrics import Metrics
 
 _JSON_WRITES = ("POST", "PUT", "PATCH")
 
 
 async def _reject(send: Send, status: int, code: str, message: str) -> None:
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    body = json.dumps(error_body(code, message)).encode()
     await send(
         {
             "type": "http.response.start",
@@ -158,12 +159,7 @@ class CrossOrigin(CORSMiddleware):
             return response
         refused = bytes(response.body).decode().removeprefix("Disallowed CORS ")
         message = f"cross-origin request from {request_headers['origin']} refused"
-        body = {
-            "error": {
-                "code": "cross_origin_refused",
-                "message": f"{message} ({refused} not allowed)",
-            }
-        }
+        body = error_body("cross_origin_refused", f"{message} ({refused} not allowed)")
         kept = {
             k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")
         }

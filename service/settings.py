@@ -25,9 +25,9 @@ from ingest.parsing import ParseBudget
 from service.course import Strategy, TeachingMode, check_site
 from service.generation.models import DEFAULT_MODEL as DEFAULT_GENERATION_MODEL
 from service.generation.models import ModelName
+from service.paths import PROJECT_ROOT
 from service.schemas import AnswerStyle
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 _ORIGIN = re.compile(r"https?://[^\s/?#@]+")
 MIN_KEY_CHARS = 16
 MiB = 1024 * 1024

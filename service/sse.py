@@ -7,17 +7,13 @@ import logging
 from collections.abc import AsyncIterator, Callable
 
 from service.answering import Answerer, Question
-from service.errors import ServiceError
+from service.errors import ServiceError, error_body
 
 log = logging.getLogger(__name__)
 
 
 def frame(event: str, data: object) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-
-
-def error_payload(exc: ServiceError) -> dict[str, object]:
-    return {"error": {"code": exc.code, "message": exc.message}}
 
 
 async def answer_stream(
@@ -33,7 +29,7 @@ async def answer_stream(
                 on_done(str(event.data["mode"]))
             yield frame(event.kind, event.data)
     except ServiceError as exc:
-        yield frame("error", error_payload(exc))
+        yield frame("error", error_body(exc.code, exc.message))
     except Exception:
         log.exception("answer stream failed")
-        yield frame("error", {"error": {"code": "internal", "message": "answering failed"}})
+        yield frame("error", error_body("internal", "answering failed"))

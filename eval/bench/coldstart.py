@@ -32,8 +32,8 @@ from typing import Any
 import httpx
 
 from eval.report import git_commit, write_report
+from service.paths import PROJECT_ROOT
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SYLLABUS = [sys.executable, "-m", "service.cli"]
 _READY_LINE = re.compile(r"ready in (?P<total>[\d.]+) s after the app started \((?P<parts>[^)]*)\)")
 _PART = re.compile(r"(?P<name>\w+) (?P<seconds>[\d.]+) s")

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from indexes import Scope
 from service.answering import Question
 from service.deps import AnswererDep, AskerDep, LibraryDep, MetricsDep, request_scope
-from service.errors import ServiceError, ValidationFailed
+from service.errors import ServiceError, ValidationFailed, error_body
 from service.generation.base import Message
 from service.routes.disconnect import unless_disconnected
 from service.schemas import (
@@ -35,7 +35,6 @@ from service.schemas import (
     SearchScope,
     error_responses,
 )
-from service.sse import error_payload
 
 router = APIRouter(tags=["openai"])
 _DELTA = re.compile(r"\S+\s*")
@@ -159,7 +158,7 @@ async def _stream(answerer: AnswererDep, question: Question, model: str) -> Asyn
     try:
         answer = await answerer.answer(question)
     except ServiceError as exc:
-        yield f"data: {json.dumps(error_payload(exc))}\n\n"
+        yield f"data: {json.dumps(error_body(exc.code, exc.message))}\n\n"
         return
     yield _chunk(cid, model, {"role": "assistant", "content": ""})
     for piece in _DELTA.findall(_content(answer)):
