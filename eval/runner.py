@@ -202,6 +202,7 @@ async def _in_process(
     options: RunOptions, dataset: Dataset, settings: Settings
 ) -> AsyncIterator[_Session]:
     from service.app import create_app
+    from service.components import components_of
 
     embedder = settings.embedder()
     embedder.load()
@@ -217,7 +218,7 @@ async def _in_process(
             transport=transport, base_url="http://syllabus.eval", timeout=options.timeout
         ) as http:
             target = Target(http, collection, streamed=False, style=answer_style(options, dataset))
-            judge = Judge(app.state.generator, embedder) if options.judge else None
+            judge = Judge(components_of(app).generator, embedder) if options.judge else None
             index = _manifest(settings.data_dir, collection) | await target.describe()
             config = service_config(settings) | {"style": target.style}
             yield _Session(target, index, judge, config)

@@ -3,12 +3,13 @@ collections as resources, on the official ``mcp`` SDK's low-level ``Server`` (it
 ``MCPServer`` would derive the schemas from function signatures and word the errors
 itself; here both are the API's own).
 
-The tools run in process on the app's own state, set by its lifespan: the Library,
-the Answerer, the source links and the rate limiter that ``/v1/search`` and ``/v1/ask``
-use. Their arguments are the API's request schemas (``SearchRequest``, ``AskRequest``
-without ``stream``), validated by those models, so a bad argument is refused with the
-message the API gives. Every failure is a tool result with ``isError`` and the API's
-error body as its structured content, never a crash of the server::
+The tools run in process on the app's components (``service.components``, built by
+its lifespan): the Library, the Answerer, the source links and the rate limiter that
+``/v1/search`` and ``/v1/ask`` use. Their arguments are the API's request schemas
+(``SearchRequest``, ``AskRequest`` without ``stream``), validated by those models, so
+a bad argument is refused with the message the API gives. Every failure is a tool
+result with ``isError`` and the API's error body as its structured content, never a
+crash of the server::
 
     bad arguments           invalid_request  "top_k: Input should be less than or equal to 20"
     unknown collection      not_found        "unknown collection 'ml-999'"
@@ -38,22 +39,15 @@ from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import JsonSchemaMode
-from starlette.datastructures import State
 from starlette.requests import Request
 
 from indexes import DiskFull, IndexError_, Scope
 from service.answering import Question
 from service.answering.retrieve import scoped_search
-from service.auth import Caller, Keyring
+from service.auth import Caller
+from service.components import Components, components_of
 from service.course import effective
-from service.errors import (
-    NotFound,
-    NotReady,
-    ServiceError,
-    Unauthorized,
-    ValidationFailed,
-    error_body,
-)
+from service.errors import NotFound, ServiceError, Unauthorized, ValidationFailed, error_body
 from service.schemas import (
     AskRequest,
     AskResponse,
@@ -183,19 +177,13 @@ def _result(response: BaseModel, text: str) -> types.CallToolResult:
 
 
 class CourseTools:
-    """The tools and resources over an app's state (its lifespan fills it in)."""
+    """The tools and resources over an app's components."""
 
-    def __init__(self, state: State) -> None:
-        self._state = state
-
-    def _loaded(self, name: str) -> Any:
-        value = getattr(self._state, name, None)
-        if value is None:
-            raise NotReady(f"the service is still starting ({name} not loaded)")
-        return value
+    def __init__(self, components: Components) -> None:
+        self._parts = components
 
     def _collection(self, named: str | None) -> str:
-        return named or self._state.settings.collection
+        return named or self._parts.settings.collection
 
     async def call(
         self, name: str, arguments: Mapping[str, Any], caller: Callable[[], Caller]
@@ -213,20 +201,20 @@ class CourseTools:
     async def _scope(self, collection: str, wanted: SearchScope | None) -> Scope | None:
         if wanted is None:
             return None
-        reader = await to_thread.run_sync(self._loaded("library").reader, collection)
-        links = self._loaded("links")
+        reader = await to_thread.run_sync(self._parts.library.reader, collection)
+        links = self._parts.links
         return await to_thread.run_sync(lambda: links.resolve(collection, wanted, reader))
 
     async def search(self, arguments: Mapping[str, Any], caller: Caller) -> types.CallToolResult:
         """As ``POST /v1/search``: the best passages, with their sources."""
         body = SearchRequest.model_validate(arguments)
         name = self._collection(body.collection)
-        reader = await to_thread.run_sync(self._loaded("library").reader, name)
+        reader = await to_thread.run_sync(self._parts.library.reader, name)
         scope = await self._scope(name, body.scope)
         hits = await to_thread.run_sync(
             lambda: scoped_search(reader, body.query, body.top_k, scope)
         )
-        links = self._loaded("links")
+        links = self._parts.links
         response = SearchResponse(
             hits=[SearchHit.of(h, links.url(name, h.chunk)) for h in hits],
             collection=name,
@@ -236,28 +224,27 @@ class CourseTools:
 
     async def ask(self, arguments: Mapping[str, Any], caller: Caller) -> types.CallToolResult:
         """As ``POST /v1/ask``: a grounded answer, rate-limited per caller."""
-        if self._state.limiter is not None:
-            self._state.limiter.check(caller.identity)
+        if self._parts.limiter is not None:
+            self._parts.limiter.check(caller.identity)
         if "stream" in arguments:  # a tool's answer comes whole
             raise ValidationFailed("stream: unknown field")
         body = AskRequest.model_validate(arguments)
         name = self._collection(body.collection)
         question = Question.asked(body, name, await self._scope(name, body.scope))
-        response: AskResponse = await self._loaded("answerer").answer(question)
-        self._state.metrics.answers.labels(mode=response.mode).inc()
+        response = await self._parts.answerer.answer(question)
+        self._parts.metrics.answers.labels(mode=response.mode).inc()
         return _result(response, _answer_text(response))
 
     def collections(self) -> CollectionsResponse:
         """As ``GET /v1/collections``."""
-        return CollectionsResponse.listing(self._loaded("library").collections())
+        return CollectionsResponse.listing(self._parts.library.collections())
 
     def collection(self, name: str) -> dict[str, Any]:
         """One collection: its counts (``/v1/collections``) and its course (``/v1/course``)."""
         found = [c for c in self.collections().collections if c.name == name]
         if not found:
             raise NotFound(f"unknown collection {name!r}")
-        settings = self._state.settings
-        values = effective(settings, name, self._loaded("library").course(name))
+        values = effective(self._parts.settings, name, self._parts.library.course(name))
         course = CoursePublic(
             collection=name,
             title=values["title"],
@@ -298,19 +285,18 @@ class CourseTools:
         return listed
 
 
-def http_caller(state: State) -> Identify:
+def http_caller(components: Components) -> Identify:
     """Who a tool call over HTTP comes from: its request's bearer key, as on the API."""
 
     def identify(ctx: Context) -> Caller:
         request = ctx.request
         if not isinstance(request, Request):  # never trust a call that names no request
             raise Unauthorized("the call carries no HTTP request to take a key from")
-        keyring: Keyring = state.keyring
         address = request.client.host if request.client else "unknown"
-        return keyring.identify(
+        return components.keyring.identify(
             request.headers.get("authorization"),
             address,
-            require_key=state.settings.require_ask_key,
+            require_key=components.settings.require_ask_key,
         )
 
     return identify
@@ -323,10 +309,10 @@ def _package_version() -> str:
         return "0"
 
 
-def build_server(state: State, identify: Identify) -> Server[Any]:
-    """The MCP server of an app's state; ``identify`` names each tool call's caller."""
-    tools = CourseTools(state)
-    default = state.settings.collection
+def build_server(components: Components, identify: Identify) -> Server[Any]:
+    """The MCP server of an app's components; ``identify`` names each tool call's caller."""
+    tools = CourseTools(components)
+    default = components.settings.collection
 
     async def list_tools(ctx: Context, params: object) -> types.ListToolsResult:
         return types.ListToolsResult(tools=[SEARCH, ASK])
@@ -385,9 +371,9 @@ async def serve_stdio(app: FastAPI) -> None:
     The transport claims stdout before the app loads its models, so nothing printed
     while loading can corrupt the protocol stream (it goes to stderr).
     """
-    server = build_server(app.state, lambda _: LOCAL)
     try:
         async with stdio_server() as (read, write), app.router.lifespan_context(app):
+            server = build_server(components_of(app), lambda _: LOCAL)
             await server.run(read, write, server.create_initialization_options())
     except BaseExceptionGroup as failed:  # report the failure itself, not the group
         raise failed.exceptions[0] from None

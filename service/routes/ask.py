@@ -6,10 +6,21 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from service.answering import Question
-from service.deps import AnswererDep, AskerDep, MetricsDep, SettingsDep, request_scope
+from service.deps import (
+    AnswererDep,
+    AskerDep,
+    GeneratorDep,
+    LibraryDep,
+    LinksDep,
+    MetricsDep,
+    SettingsDep,
+    request_scope,
+)
 from service.errors import Overloaded
+from service.generation.base import Generator
 from service.routes.disconnect import unless_disconnected
 from service.schemas import AskRequest, AskResponse, error_responses
+from service.settings import Settings
 from service.sse import answer_stream
 
 router = APIRouter(tags=["answers"])
@@ -17,6 +28,13 @@ router = APIRouter(tags=["answers"])
 
 def wants_stream(body: AskRequest, request: Request) -> bool:
     return body.stream or "text/event-stream" in request.headers.get("accept", "")
+
+
+def admit_stream(generator: Generator, settings: Settings) -> None:
+    """Refuse a streamed answer while the embedded model's queue is full: before the
+    stream's 200 is sent, so that the client sees a real 503."""
+    if settings.generator == "embedded" and generator.queue_depth >= settings.queue_size:
+        raise Overloaded("the generation queue is full; retry shortly", retry_after=2)
 
 
 @router.post(
@@ -31,18 +49,18 @@ async def ask(
     body: AskRequest,
     request: Request,
     answerer: AnswererDep,
+    library: LibraryDep,
+    links: LinksDep,
+    generator: GeneratorDep,
     settings: SettingsDep,
     metrics: MetricsDep,
     _: AskerDep,
 ) -> AskResponse | StreamingResponse:
     collection = body.collection or settings.collection
-    scope = await request_scope(request, collection, body.scope)
+    scope = await request_scope(library, links, collection, body.scope)
     question = Question.asked(body, collection, scope)
     if wants_stream(body, request):
-        generator = request.app.state.generator
-        if settings.generator == "embedded" and generator.queue_depth >= settings.queue_size:
-            # Refuse before the stream's 200 is sent, so the client sees a real 503.
-            raise Overloaded("the generation queue is full; retry shortly", retry_after=2)
+        admit_stream(generator, settings)
         return StreamingResponse(
             answer_stream(answerer, question, lambda mode: metrics.answers.labels(mode=mode).inc()),
             media_type="text/event-stream",

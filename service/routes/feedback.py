@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from anyio import to_thread
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from service.deps import CallerDep, LibraryDep, SettingsDep
-from service.feedback import AnswerJournal
-from service.ratelimit import RateLimiter
+from service.deps import JournalDep, LibraryDep, RaterDep, SettingsDep
 from service.schemas import FeedbackRequest, FeedbackResponse, error_responses
 
 router = APIRouter(tags=["feedback"])
@@ -20,16 +18,12 @@ router = APIRouter(tags=["feedback"])
 )
 async def feedback(
     body: FeedbackRequest,
-    request: Request,
     library: LibraryDep,
+    journal: JournalDep,
     settings: SettingsDep,
-    caller: CallerDep,
+    _: RaterDep,
 ) -> FeedbackResponse:
-    limiter: RateLimiter | None = request.app.state.feedback_limiter
-    if limiter is not None:
-        limiter.check(caller.identity)
     reader = await to_thread.run_sync(library.reader, body.collection or settings.collection)
-    journal: AnswerJournal = request.app.state.journal
     comment = body.comment.strip() or None if body.comment else None
     await to_thread.run_sync(
         lambda: journal.rate(reader.root, body.answer_id, body.helpful, comment)

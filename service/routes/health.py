@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from service.deps import MetricsDep
-from service.errors import NotReady
+from service.deps import GeneratorDep, MetricsDep
 
 router = APIRouter(tags=["health"])
 
@@ -18,11 +17,9 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(request: Request) -> dict[str, object]:
-    state = request.app.state
-    if getattr(state, "answerer", None) is None:
-        raise NotReady("the embedder, index or generator is not loaded yet")
-    return {"status": "ready", "generator": state.generator.model_name}
+async def readyz(generator: GeneratorDep) -> dict[str, object]:
+    """Ready once the components are built (``NotReady`` before: a 503)."""
+    return {"status": "ready", "generator": generator.model_name}
 
 
 @router.get("/metrics", response_class=PlainTextResponse)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
-from service.deps import AdminDep, EmbedderDep, LibraryDep, SettingsDep
-from service.feedback import AnswerJournal
+from service.deps import AdminDep, EmbedderDep, JournalDep, LibraryDep, SettingsDep
 from service.insights import Insights, gather
 from service.schemas import error_responses
 
@@ -27,16 +26,15 @@ SinceQuery = Annotated[int, Query(ge=1, le=3650, description="Days to look back.
     responses=error_responses(400, 401, 403, 404, 422, 503),
 )
 async def insights(
-    request: Request,
     library: LibraryDep,
     embedder: EmbedderDep,
+    journal: JournalDep,
     settings: SettingsDep,
     _: AdminDep,
     collection: CollectionQuery = None,
     since: SinceQuery = 30,
 ) -> Insights:
     reader = await to_thread.run_sync(library.reader, collection or settings.collection)
-    journal: AnswerJournal = request.app.state.journal
     return await to_thread.run_sync(
         lambda: gather(journal, reader.root, embedder, reader.documents(), since)
     )

@@ -25,30 +25,35 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from mcp import types
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-from starlette.datastructures import Headers, State
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from service.components import Components, components_of
 from service.errors import Forbidden, NotReady, ServiceError
 from service.mcp_server import build_server, http_caller
 
 PATH = "/mcp"
 _LOOPBACK = re.compile(r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?")
+# Each running app's session manager (the router, and so this endpoint, is shared by
+# every app built in the process); an app is here while its lifespan runs.
+_sessions_of: dict[Starlette, StreamableHTTPSessionManager] = {}
 
 
-def _check(state: State, scope: Scope) -> None:
+def _check(components: Components, scope: Scope) -> None:
     """Raise the error a request to /mcp gets before the MCP layer sees it, if any."""
     headers = Headers(scope=scope)
     origin = headers.get("origin")
-    allowed = state.settings.cors_origins
-    if origin and origin not in allowed and not _LOOPBACK.fullmatch(origin):
+    settings = components.settings
+    if origin and origin not in settings.cors_origins and not _LOOPBACK.fullmatch(origin):
         raise Forbidden(f"pages from {origin} may not use {PATH}; see SYLLABUS_CORS_ORIGINS")
     client = scope.get("client")
-    state.keyring.identify(
+    components.keyring.identify(
         headers.get("authorization"),
         client[0] if client else "unknown",
-        require_key=state.settings.require_ask_key,
+        require_key=settings.require_ask_key,
     )
 
 
@@ -57,12 +62,12 @@ class _Endpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["route"] = route  # the request metrics name it, as FastAPI's routes are named
-        state: State = scope["app"].state
-        manager: StreamableHTTPSessionManager | None = getattr(state, "mcp_sessions", None)
+        app: Starlette = scope["app"]
+        manager = _sessions_of.get(app)
         try:
             if manager is None:
                 raise NotReady("the service is still starting (mcp not loaded)")
-            _check(state, scope)
+            _check(components_of(app), scope)
         except ServiceError as exc:
             await _refusal(exc)(scope, receive, send)
             return
@@ -80,14 +85,15 @@ def _refusal(exc: ServiceError) -> JSONResponse:
 @asynccontextmanager
 async def _sessions(app: FastAPI) -> AsyncIterator[None]:
     # A manager runs once: each start of the app gets its own.
-    server = build_server(app.state, http_caller(app.state))
+    components = components_of(app)  # built: the app's own lifespan runs first
+    server = build_server(components, http_caller(components))
     manager = StreamableHTTPSessionManager(server, stateless=True, json_response=True)
     async with manager.run():
-        app.state.mcp_sessions = manager
+        _sessions_of[app] = manager
         try:
             yield
         finally:
-            app.state.mcp_sessions = None
+            del _sessions_of[app]
 
 
 router = APIRouter(lifespan=_sessions)

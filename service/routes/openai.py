@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from indexes import Scope
 from service.answering import Question
-from service.deps import AnswererDep, AskerDep, LibraryDep, MetricsDep, request_scope
+from service.deps import AnswererDep, AskerDep, LibraryDep, LinksDep, MetricsDep, request_scope
 from service.errors import ServiceError, ValidationFailed, error_body
 from service.generation.base import Message
 from service.routes.disconnect import unless_disconnected
@@ -177,11 +177,12 @@ async def chat_completions(
     request: Request,
     answerer: AnswererDep,
     library: LibraryDep,
+    links: LinksDep,
     metrics: MetricsDep,
     _: AskerDep,
 ) -> object:
     await to_thread.run_sync(library.reader, body.model)  # 404 before streaming starts
-    question = _question(body, await request_scope(request, body.model, body.scope))
+    question = _question(body, await request_scope(library, links, body.model, body.scope))
     if body.stream:
         return StreamingResponse(
             _stream(answerer, question, body.model), media_type="text/event-stream"

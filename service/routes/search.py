@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from anyio import to_thread
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from service.answering.retrieve import scoped_search
-from service.deps import CallerDep, LibraryDep, SettingsDep, request_scope
-from service.links import SourceLinks
+from service.deps import CallerDep, LibraryDep, LinksDep, SettingsDep, request_scope
 from service.schemas import SearchHit, SearchRequest, SearchResponse, error_responses
 
 router = APIRouter(tags=["search"])
@@ -19,12 +18,15 @@ router = APIRouter(tags=["search"])
     responses=error_responses(400, 401, 404, 413, 415, 422),
 )
 async def search(
-    body: SearchRequest, request: Request, library: LibraryDep, settings: SettingsDep, _: CallerDep
+    body: SearchRequest,
+    library: LibraryDep,
+    links: LinksDep,
+    settings: SettingsDep,
+    _: CallerDep,
 ) -> SearchResponse:
     name = body.collection or settings.collection
     reader = await to_thread.run_sync(library.reader, name)
-    scope = await request_scope(request, name, body.scope)
-    links: SourceLinks = request.app.state.links
+    scope = await request_scope(library, links, name, body.scope)
     hits = await to_thread.run_sync(lambda: scoped_search(reader, body.query, body.top_k, scope))
     return SearchResponse(
         hits=[SearchHit.of(h, links.url(name, h.chunk)) for h in hits],

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from indexes import DocumentRecord, IndexReader
 from service.app import create_app
+from service.components import components_of
 from service.schemas import DocumentsResponse, ErrorBody, JobPublic
 from service.settings import Settings
 from tests.conftest import FakeEmbedder, pdf_bytes, poison_pdf
@@ -341,7 +342,8 @@ def test_stopping_the_service_cancels_a_running_job_before_it_publishes(
             == "queued"
         ):
             time.sleep(0.05)
-        jobs = app.state.jobs
+        jobs = components_of(app).jobs
+    assert jobs is not None
     stopped = jobs.get(job.id)
     assert stopped.status == "cancelled" and "nothing was published" in (stopped.error or "")
     assert not (admin_settings.data_dir / "default" / "CURRENT").exists()
@@ -391,7 +393,8 @@ def test_work_a_restart_interrupted_is_done_at_the_next_start(
             time.sleep(0.1)
     app = create_app(admin_settings, embedder=FakeEmbedder(), generator=fake_generator)
     with TestClient(app) as client:  # nothing left to do: no job at this start
-        assert client.app.state.documents.reconcile() == []  # type: ignore[attr-defined]
+        documents = components_of(app).documents
+        assert documents is not None and documents.reconcile() == []
 
 
 def listing_of(settings: Settings) -> list[DocumentRecord]:
@@ -473,9 +476,10 @@ def test_stopping_the_service_does_not_wait_on_a_parse(
             time.sleep(0.05)
         workers = _parse_workers()
         time.sleep(0.5)
-        jobs = app.state.jobs
+        jobs = components_of(app).jobs
         stopping = time.monotonic()
     assert time.monotonic() - stopping < 30  # the poison alone takes minutes
+    assert jobs is not None
     stopped = jobs.get(job.id)
     assert stopped.status == "cancelled" and "nothing was published" in (stopped.error or "")
     assert not workers & _parse_workers()

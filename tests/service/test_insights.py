@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from indexes import DocumentRecord, Embedder
+from service.components import components_of
 from service.feedback import DAY_SECONDS, FEEDBACK_NAME, AnswerJournal, AnswerRecord, Cited
 from service.insights import SECTION_SEPARATOR as SEP
 from service.insights import Insights, gather, topics
@@ -287,7 +288,7 @@ def test_the_endpoint_needs_an_admin_key(
     admin_client: TestClient, admin_settings: Settings
 ) -> None:
     folder = admin_settings.data_dir / "default"
-    journal: AnswerJournal = cast(FastAPI, admin_client.app).state.journal
+    journal: AnswerJournal = components_of(cast(FastAPI, admin_client.app)).journal
     journal.record(folder, AnswerRecord("What is RLHF?", "", "abstained"), log_question=True)
     journal.record(folder, NOTED_ADAM, log_question=True)
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from mcp import Client
 
 from service.app import create_app
+from service.components import components_of
 from service.mcp_server import LOCAL, build_server
 from service.schemas import AskResponse, SearchResponse
 from service.settings import Settings
@@ -131,7 +133,8 @@ def test_an_unexpected_failure_is_a_tool_error_and_the_server_goes_on(
     async def broken(question: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(client.app.state.answerer, "answer", broken)  # type: ignore[attr-defined]
+    answerer = components_of(cast(FastAPI, client.app)).answerer
+    monkeypatch.setattr(answerer, "answer", broken)
     with caplog.at_level(logging.ERROR):
         error = error_of(call(client, "ask", QUESTION))
     assert error == {
@@ -216,7 +219,7 @@ def test_the_local_user_of_stdio_is_trusted_and_limited(admin_settings: Settings
     app = create_app(settings, embedder=FakeEmbedder(), generator=FakeGenerator())
 
     async def session() -> list[dict[str, str] | None]:
-        async with Client(build_server(app.state, lambda _: LOCAL)) as mcp:
+        async with Client(build_server(components_of(app), lambda _: LOCAL)) as mcp:
             asked = [await mcp.call_tool("ask", QUESTION) for _ in range(2)]
         return [(r.structured_content or {}).get("error") for r in asked]
 

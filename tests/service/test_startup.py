@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from eval.bench.coldstart import parse_startup
 from service.app import create_app
+from service.components import components_of
 from service.settings import Settings
 from tests.conftest import FakeEmbedder
 from tests.service.conftest import FakeGenerator, ingest_notes
@@ -20,13 +21,13 @@ def test_ready_means_every_collection_is_open_and_the_log_says_what_it_cost(
     ingest_notes(settings.data_dir, "default")
     ingest_notes(settings.data_dir, "papers")
     app = create_app(settings, embedder=FakeEmbedder(), generator=FakeGenerator())
-    with caplog.at_level(logging.INFO, logger="service.app"), TestClient(app) as client:
+    with caplog.at_level(logging.INFO, logger="service.components"), TestClient(app) as client:
         assert client.get("/readyz").status_code == 200
         assert "2 collection(s) open" in caplog.text
         parts = parse_startup(caplog.text)
         assert set(parts) == {"lifespan", "collections"}  # no model was loaded here
         assert 0 <= parts["collections"] <= parts["lifespan"]
-        opened = app.state.library._readers
+        opened = components_of(app).library._readers
         assert set(opened) == {"default", "papers"}
 
 
