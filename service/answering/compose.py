@@ -5,13 +5,18 @@ definition with the sentence that explains it, a section's key lines, a formula
 (a display-math paragraph belongs to the paragraph it completes) with its
 explanation.  A unit never starts on a sentence that leans on the one before it
 ("This is catastrophic forgetting.") nor ends before one that goes on in lower
-case.  Each sentence is scored against the question (dense cosine, with inline
-formulas left out of what is embedded unless the question asks for a formula, plus
-a share of shared content words); a unit scores its best sentence plus what its
-other sentences add above a floor, so a unit grows only by sentences that say
-something about the question.  A passage whose heading matches the question
-("Why divide by sqrt(d_k)?" for "why is attention scaled by sqrt d_k") adds to
-all of its units.  With style ``short`` the unit is one sentence.
+case, and where its paragraph goes on it holds at least a short paragraph's worth
+("The chain rule handles compositions." alone answers nothing; its formula follows).
+Each sentence is scored against the question (dense cosine, with inline formulas
+left out of what is embedded unless the question asks for a formula, plus a share of
+shared content words); a window scores its best sentence plus what its other
+sentences add above a floor, so a unit grows only by sentences that say something
+about the question.  The best few windows are then embedded whole and chosen by that,
+their length, their words and a share of the window's own score (a unit whose whole
+reads less like the question than one of its sentences still answers it).  A passage
+whose heading matches the question ("Why divide by sqrt(d_k)?" for "why is attention
+scaled by sqrt d_k") adds to all of its units.  With style ``short`` the unit is one
+sentence.
 
 A comparison ("lora vs qlora", "difference between a bi encoder and a cross
 encoder") is answered from both sides in ``explain``: a unit with a sentence that
@@ -48,9 +53,11 @@ class UnitWeights:
     floor: float = 0.35  # a further sentence adds only above this score
     max_sentences: int = 6  # a unit has at most this many sentences, list items or formulas
     max_chars: int = 550  # ... and at most this many characters, unless it is one sentence
+    min_chars: int = 120  # ... and at least this many, where its paragraph goes on (explain)
     phrase: float = 0.2  # weight of the question's two-word phrases found in the unit
     length: float = 0.4  # a fuller unit explains more: weight of its length (to max_chars)
     rerank: int = 8  # windows embedded whole for the final choice
+    window: float = 0.25  # weight of the window's own score in the final choice
 
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
@@ -242,7 +249,8 @@ def best_unit(
             float(cos)
             + weights.length * min(len(u.text), weights.max_chars) / weights.max_chars
             + _lexical(question, u.text, headings[u.passage - 1], weights)
-            + float(heading_bonus[u.passage - 1]),
+            + float(heading_bonus[u.passage - 1])
+            + weights.window * u.score,
         )
         for u, cos in zip(shortlist, whole, strict=True)
     ]
@@ -268,6 +276,8 @@ def _windows(
                 break
             if j + 1 < n and whole and (_announces(sentences[j]) or continues(sentences[j + 1])):
                 continue  # "Adam applies bias correction:" ends no unit: what it announces does
+            if j + 1 < n and whole and chars < weights.min_chars:
+                continue  # "The chain rule handles compositions." alone says too little
             window = scores[i : j + 1]
             top = float(window.max())
             rest = window.sum() - top - weights.floor * (len(window) - 1)

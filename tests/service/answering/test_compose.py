@@ -170,3 +170,16 @@ def test_the_notes_are_asked_about_both_sides_of_a_comparison(real_embedder: Emb
     )
     sides = compose(answer_units(real_embedder, "batchnorm vs layernorm", [hit(norms)]))
     assert "across the batch" in sides and "each individual example" in sides
+
+
+def test_a_short_sentence_is_no_unit_where_its_paragraph_goes_on() -> None:
+    text = (
+        "The chain rule handles compositions. "
+        "The derivative of an outer function of an inner one is the outer derivative "
+        "times the inner derivative. Frameworks apply it from the loss backwards."
+    )
+    unit = best_unit(FakeEmbedder(), "What is the chain rule?", [hit(text)])
+    assert unit is not None and unit.sentences[0] == "The chain rule handles compositions."
+    assert "times the inner derivative" in unit.text
+    alone = best_unit(FakeEmbedder(), "What is the chain rule?", [hit(text)], style="short")
+    assert alone is not None and len(alone.sentences) == 1  # short answers stay one sentence
