@@ -36,7 +36,7 @@ from typing import Any
 from eval import calibration, squad, strategies
 from eval.report import git_commit, write_report
 from indexes import DataRoot, IndexError_, SentenceTransformerEmbedder
-from service.answering import Answerer, AnswerPolicy, GroundingChecker, Strategy
+from service.answering import Answerer, AnswerPolicy, Strategy
 from service.generation.factory import build_generator
 from service.library import Library
 from service.settings import Settings
@@ -59,12 +59,7 @@ def run_calibrate(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
 
 def _policy(strategy: Strategy, args: argparse.Namespace, settings: Settings) -> AnswerPolicy:
-    return AnswerPolicy(
-        answer_strategy=strategy,
-        abstain_threshold=args.abstain_threshold,
-        min_supported_ratio=settings.min_supported_ratio,
-        max_answer_tokens=settings.max_answer_tokens,
-    )
+    return settings.policy(answer_strategy=strategy, abstain_threshold=args.abstain_threshold)
 
 
 async def _run_strategies(
@@ -75,7 +70,7 @@ async def _run_strategies(
     index = calibration.squad_index(articles, args.split, embedder, settings)
     library = Library(DataRoot(index.reader.root.parent), embedder, settings.fusion())
     generator = build_generator(settings)
-    checker = GroundingChecker(embedder, settings.support_threshold)
+    checker = settings.checker(embedder)
     questions = strategies.sample_questions(articles, args.sample, args.seed)
     answerers = {
         name: Answerer(library, embedder, generator, checker, _policy(name, args, settings))

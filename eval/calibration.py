@@ -21,7 +21,6 @@ from eval.probes import PROBES
 from eval.qa_metrics import ThresholdRow, choose_threshold, sweep
 from eval.retrieval import IndexRun, build_index, code_version
 from indexes import Embedder, Hit, IndexReader
-from ingest import Pipeline
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,10 +66,10 @@ def corpus_index(embedder: Embedder, settings: Settings) -> IndexReader:
         / "demo-corpus"
         / f"index-c{params.chunk_tokens}-o{params.overlap_tokens}-{code_version()}"
     )
-    report = Pipeline(embedder, params).run([DEMO_CORPUS], root)
+    report = settings.pipeline(embedder).run([DEMO_CORPUS], root)
     if report.failed:
         raise RuntimeError(f"ingestion of the demo corpus failed: {report.failed}")
-    return IndexReader(root, embedder, settings.fusion())
+    return settings.reader(root, embedder)
 
 
 def distribution(scores: Sequence[float]) -> dict[str, float]:

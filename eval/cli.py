@@ -145,7 +145,7 @@ def calibrate_command(
 ) -> None:
     """Choose a collection's abstention threshold from a labelled set of its own questions:
     the highest that still answers 97.5% of the answerable ones (the rule chosen on SQuAD)."""
-    from indexes import DataRoot, IndexReader
+    from indexes import DataRoot
     from service.course import Courses, effective
 
     settings = Settings()
@@ -156,7 +156,7 @@ def calibrate_command(
         current = effective(settings, collection, courses.config(folder))["abstain_threshold"]
         embedder = settings.embedder()
         embedder.load()
-        reader = IndexReader(folder, embedder, settings.fusion())
+        reader = settings.reader(folder, embedder)
         try:
             result = calibration.calibrate_collection(
                 reader, embedder, [(i.question, i.answerable) for i in items],

@@ -16,9 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from indexes import IndexReader
-from ingest import Pipeline
-from service.settings import PROJECT_ROOT, Settings
+from service.paths import PROJECT_ROOT
+from service.settings import Settings
 
 QUERIES = [
     "why divide by the square root of d_k",
@@ -47,11 +46,11 @@ def bench_corpus(name: str, corpus: Path, workdir: Path, rounds: int) -> dict[st
     settings = Settings()
     embedder = settings.embedder()
     embedder.load()
-    pipeline = Pipeline(embedder, settings.chunker())
+    pipeline = settings.pipeline(embedder)
     index = workdir / name
     first = pipeline.run([corpus], index)
     again = pipeline.run([corpus], index)
-    reader = IndexReader(index, embedder, settings.fusion())
+    reader = settings.reader(index, embedder)
     latencies = []
     for _ in range(rounds):
         for query in QUERIES:

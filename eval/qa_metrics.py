@@ -24,16 +24,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from service.text import content_words
+from service.text import content_words, strip_citations
 
-_CITATION = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
-
-
-def strip_citations(text: str) -> str:
-    """``text`` without ``[n]`` or ``[n, m]`` markers."""
-    return _CITATION.sub("", text).strip()
 
 
 def normalise_answer(text: str) -> str:

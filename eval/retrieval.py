@@ -50,6 +50,7 @@ from indexes import (
 )
 from indexes.embedder import BACKENDS
 from ingest import Pipeline
+from service.paths import MODELS_DIR
 
 log = logging.getLogger(__name__)
 
@@ -259,10 +260,10 @@ def run(args: argparse.Namespace) -> Report:
     """Every (chunk size, fusion) pair evaluated, then the chosen one's warm latency."""
     started = time.perf_counter()
     data = args.data or squad.default_path()
-    embedder = SentenceTransformerEmbedder(backend=args.backend)
+    embedder = SentenceTransformerEmbedder(backend=args.backend, cache_dir=MODELS_DIR)
     queries = embedder
     if args.query_backend not in (None, args.backend):
-        queries = SentenceTransformerEmbedder(backend=args.query_backend)
+        queries = SentenceTransformerEmbedder(backend=args.query_backend, cache_dir=MODELS_DIR)
     work = load_workload(data, args.split, args.max_questions, queries)
     sampled = len(work.questions) < len(squad.answerable(work.articles))
     report = Report(args.split, data, len(work.questions), sampled, work.embed_seconds)

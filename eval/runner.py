@@ -32,7 +32,6 @@ import httpx
 from eval import datasets, run_report
 from eval.datasets import Dataset, Item
 from eval.judge import Judge
-from eval.qa_metrics import strip_citations
 from eval.report import git_commit
 from eval.retrieval import code_version
 from eval.scoring import Observation, failed, score, summarise
@@ -40,10 +39,10 @@ from eval.target import Style, Target, TargetError
 from indexes import DataRoot, SentenceTransformerEmbedder
 from indexes.manifest import read_manifest
 from indexes.versions import VersionedDir
-from ingest import Pipeline
 from service.generation.base import Generator
 from service.generation.factory import build_generator
 from service.settings import Settings
+from service.text import strip_citations
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +182,7 @@ def prepare_collection(
     corpus = work_dir / "corpora" / f"{dataset.name}-{dataset.split}"
     write_corpus(dataset, corpus)
     root = DataRoot(work_dir / "collections").collection(name).path
-    pipeline = Pipeline(embedder, params, hnsw_threshold=settings.hnsw_threshold)
+    pipeline = settings.pipeline(embedder, params)
     report = pipeline.run([corpus], root, wait_seconds=settings.ingest_wait_seconds)
     if report.failed:
         reasons = "; ".join(f"{f.source}: {f.reason}" for f in report.failed)
@@ -201,27 +200,23 @@ def _manifest(data_dir: Path, collection: str) -> dict[str, Any]:
 async def _in_process(
     options: RunOptions, dataset: Dataset, settings: Settings
 ) -> AsyncIterator[_Session]:
-    from service.app import create_app
+    from service.app import create_app, in_process
     from service.components import components_of
 
     embedder = settings.embedder()
     embedder.load()
-    collection = options.collection or settings.collection
+    collection = settings.collection_for(options.collection)
     if dataset.corpus:
         collection = prepare_collection(dataset, options.work_dir, settings, embedder)
         data_dir = options.work_dir / "collections"
         settings = settings.model_copy(update={"data_dir": data_dir, "collection": collection})
     app = create_app(settings, embedder=embedder)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://syllabus.eval", timeout=options.timeout
-        ) as http:
-            target = Target(http, collection, streamed=False, style=answer_style(options, dataset))
-            judge = Judge(components_of(app).generator, embedder) if options.judge else None
-            index = _manifest(settings.data_dir, collection) | await target.describe()
-            config = service_config(settings) | {"style": target.style}
-            yield _Session(target, index, judge, config)
+    async with in_process(app, options.timeout) as http:
+        target = Target(http, collection, streamed=False, style=answer_style(options, dataset))
+        judge = Judge(components_of(app).generator, embedder) if options.judge else None
+        index = _manifest(settings.data_dir, collection) | await target.describe()
+        config = service_config(settings) | {"style": target.style}
+        yield _Session(target, index, judge, config)
 
 
 @asynccontextmanager

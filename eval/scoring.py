@@ -22,9 +22,9 @@ from eval.datasets import Item
 from eval.metrics import MRR_K, ndcg_at, percentile, recall_at, reciprocal_rank
 from eval.qa_metrics import abstention, contains_gold, key_point_covered, mean, squad_v2_scores
 from eval.relevance import gold_units, is_relevant, units_found
+from service.answering import declines
 
 RETRIEVAL_KS = (1, 3, 5, 10)
-DECLINED_PHRASE = "do not cover"  # the prompt's refusal: "The course materials do not cover this."
 LATENCIES = ("search_ms", "retrieval_ms", "first_token_ms", "total_ms")
 _SNIPPET = 400
 
@@ -61,7 +61,7 @@ class Observation:
     @property
     def abstained(self) -> bool:
         """Abstained by the threshold, or the model's own refusal."""
-        return self.mode == "abstained" or DECLINED_PHRASE in self.answer.lower()
+        return self.mode == "abstained" or declines(self.answer)
 
 
 def _passages(passages: Sequence[Passage], item: Item, keep_text: int) -> list[dict[str, Any]]:

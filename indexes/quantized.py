@@ -105,13 +105,15 @@ def cache_key(model_name: str, source: Path) -> str:
     return f"{safe_name}-{digest.hexdigest()[:12]}-{variant()}-r{RECIPE}"
 
 
-def ensure_model(model_name: str, source: Path, cache_dir: Path) -> Path:
+def ensure_model(model_name: str, source: Path, cache_dir: Path | None) -> Path:
     """The folder holding the int8 model for ``source``, building it on first use.
 
-    When ``cache_dir`` cannot be written, the model is built in a temporary
-    folder for this process only (and a warning says so).
+    With no ``cache_dir``, or one that cannot be written, the model is built in a
+    temporary folder for this process only (a warning says why when it is the latter).
     """
     check_supported(source)
+    if cache_dir is None:
+        return _temporary(model_name, source)
     target = cache_dir / cache_key(model_name, source)
     if (target / INFO_FILE).is_file():
         return target
@@ -122,10 +124,7 @@ def ensure_model(model_name: str, source: Path, cache_dir: Path) -> Path:
         staging.chmod(0o755)  # mkdtemp's 0700 would hide the model from other users
     except OSError as exc:
         log.warning("cannot write the model cache %s (%s); building in a temp dir", cache_dir, exc)
-        staging = Path(tempfile.mkdtemp(prefix="syllabus-int8-"))
-        atexit.register(shutil.rmtree, staging, ignore_errors=True)
-        _export(model_name, source, staging)
-        return staging
+        return _temporary(model_name, source)
     try:
         _export(model_name, source, staging)
         staging.rename(target)  # atomic; fails when another process published it first
@@ -136,6 +135,13 @@ def ensure_model(model_name: str, source: Path, cache_dir: Path) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _temporary(model_name: str, source: Path) -> Path:
+    staging = Path(tempfile.mkdtemp(prefix="syllabus-int8-"))
+    atexit.register(shutil.rmtree, staging, ignore_errors=True)
+    _export(model_name, source, staging)
+    return staging
 
 
 def _remove_stale_staging(cache_dir: Path, key: str) -> None:

@@ -76,10 +76,10 @@ class LocalSearcher(Searcher):
         """
         settings = settings or Settings()
         if index is None:
-            name = collection or settings.collection
+            name = settings.collection_for(collection)
             index = DataRoot(settings.data_dir).existing(name).path
         embedder = embedder or settings.embedder()
-        return cls(IndexReader(Path(index), embedder, settings.fusion()))
+        return cls(settings.reader(Path(index), embedder))
 
     def _search(self, request: SearchRequest) -> list[SearchHit]:
         self.reader.refresh()

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import anyio
+import httpx
 from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -190,3 +191,16 @@ def create_app(
         # widget can read them; with no origins, no CORS headers: same-origin only.
         app.add_middleware(CrossOrigin, origins=settings.cors_origins)
     return app
+
+
+@asynccontextmanager
+async def in_process(app: FastAPI, timeout: float = 600.0) -> AsyncIterator[httpx.AsyncClient]:
+    """``app`` started, and an HTTP client that calls it in this process through its whole
+    HTTP layer (middleware, validation, errors): the code path of serving, without a port.
+    ``syllabus ask``, ``syllabus eval`` and the benchmarks ask through it."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://syllabus.local", timeout=timeout
+        ) as http:
+            yield http

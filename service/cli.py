@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from indexes import DataRoot, EmbedderUnavailable, IndexError_, IndexReader
+from indexes import DataRoot, EmbedderUnavailable, IndexError_
 from ingest import IngestReport, Pipeline
 from ingest.watch import watch as watch_paths
 from service.course import COURSE_FILE, CourseConfigInvalid, Courses, effective, parse_value
@@ -95,7 +95,7 @@ def _settings() -> Settings:
 def _index_dir(settings: Settings, collection: str | None, index: Path | None) -> Path:
     if index is not None:
         return index
-    return DataRoot(settings.data_dir).collection(collection or settings.collection).path
+    return DataRoot(settings.data_dir).collection(settings.collection_for(collection)).path
 
 
 class _Bar:
@@ -155,12 +155,7 @@ def ingest(
             out.print(f"{root} already has an index; skipping ingestion")
             return
         embedder = settings.embedder()
-        pipeline = Pipeline(
-            embedder,
-            settings.chunker(),
-            hnsw_threshold=settings.hnsw_threshold,
-            budget=settings.parse_budget(),
-        )
+        pipeline = settings.pipeline(embedder)
         columns = (TextColumn("{task.description:<48}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn())  # fmt: skip
         with Progress(*columns, console=err, transient=True) as progress:
@@ -205,7 +200,7 @@ def search(
     with _errors_as_messages():
         root = _index_dir(settings, collection, index)
         embedder = settings.embedder()
-        reader = IndexReader(root, embedder, settings.fusion())
+        reader = settings.reader(root, embedder)
         embedder.load()
         started = time.perf_counter()
         hits = reader.search(query, k, scope=limit)
@@ -330,21 +325,25 @@ def ask(
     scope: ScopeOpt = None,
 ) -> None:
     """Answer QUESTION from a collection and print the answer with its sources."""
-    # TestClient runs the app in-process through its HTTP layer: the same code path as serving.
-    from fastapi.testclient import TestClient
+    import anyio
+    import httpx
 
-    from service.app import create_app
+    from service.app import create_app, in_process
 
     settings = _settings()
     body: dict[str, object] = {
         "question": question,
         "top_k": k,
-        "collection": collection or settings.collection,
+        "collection": settings.collection_for(collection),
     }
     if (wanted := _scope(scope)) is not None:
         body["scope"] = wanted
-    with TestClient(create_app(settings)) as client:
-        response = client.post("/v1/ask", json=body)
+
+    async def post() -> httpx.Response:
+        async with in_process(create_app(settings)) as http:
+            return await http.post("/v1/ask", json=body)
+
+    response = anyio.run(post)
     payload = response.json()
     if response.status_code != 200:
         err.print(f"[bold red]error:[/] {payload['error']['message']}")

@@ -22,8 +22,7 @@ from anyio import to_thread
 from starlette.applications import Starlette
 
 from indexes import DataRoot, Embedder, SentenceTransformerEmbedder
-from ingest import Pipeline
-from service.answering import Answerer, AnswerPolicy, GroundingChecker
+from service.answering import Answerer
 from service.auth import Keyring
 from service.course import Courses
 from service.documents import Documents
@@ -129,20 +128,6 @@ async def _load_models(
     return generator or built[0]
 
 
-def _policy(settings: Settings) -> AnswerPolicy:
-    return AnswerPolicy(
-        answer_strategy=settings.answer_strategy,
-        abstain_threshold=settings.abstain_threshold,
-        answer_style=settings.answer_style,
-        teaching_mode=settings.teaching_mode,
-        question_log=settings.question_log,
-        min_supported_ratio=settings.min_supported_ratio,
-        max_answer_tokens=settings.max_answer_tokens,
-        prompt_passages=settings.prompt_passages,
-        max_passage_chars=settings.max_passage_chars,
-    )
-
-
 def _limiter(settings: Settings) -> RateLimiter | None:
     if settings.rate_limit_per_minute <= 0:
         return None
@@ -157,12 +142,7 @@ async def _admin_parts(
         return None, None
     # Ingestion gets its own copy of the model: a tokenizer is not shared between
     # threads safely, and the model loads only when a job needs it.
-    pipeline = Pipeline(
-        embedder or settings.embedder(),
-        settings.chunker(),
-        hnsw_threshold=settings.hnsw_threshold,
-        budget=settings.parse_budget(),
-    )
+    pipeline = settings.pipeline(embedder or settings.embedder())
     root = DataRoot(settings.data_dir)
     jobs = Jobs(root, pipeline, wait_seconds=settings.ingest_wait_seconds)
     documents = Documents(root, library, jobs)
@@ -192,13 +172,13 @@ async def build_components(
     )
     metrics.track_queue(lambda: models.queue_depth)
     journal = AnswerJournal()
-    checker = GroundingChecker(used_embedder, settings.support_threshold)
+    checker = settings.checker(used_embedder)
     answerer = Answerer(
         library,
         used_embedder,
         used_generator,
         checker,
-        _policy(settings),
+        settings.policy(),
         journal,
         links,
         models.get,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from indexes import Embedder, Scope
 from service.answering import Answerer
@@ -89,6 +89,20 @@ JournalDep = Annotated[AnswerJournal, Depends(get_journal)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 DocumentsDep = Annotated[Documents, Depends(get_documents)]
 JobsDep = Annotated[Jobs, Depends(get_jobs)]
+
+
+def get_collection(
+    settings: SettingsDep,
+    collection: Annotated[
+        str | None,
+        Query(min_length=1, max_length=64, description="Collection (default: the configured one)."),
+    ] = None,
+) -> str:
+    """The collection named by the ``collection`` query parameter, else the default one."""
+    return settings.collection_for(collection)
+
+
+CollectionDep = Annotated[str, Depends(get_collection)]
 
 
 def _identify(request: Request, keyring: Keyring, *, require_key: bool) -> Caller:

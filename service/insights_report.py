@@ -16,7 +16,7 @@ from datetime import datetime
 from html import escape
 from pathlib import Path
 
-from indexes import DataRoot, IndexReader
+from indexes import DataRoot
 from service import svg
 from service.feedback import AnswerJournal
 from service.insights import Insights, Topic, gather
@@ -76,7 +76,7 @@ def run_insights(
     """
     embedder = settings.embedder()
     path = DataRoot(settings.data_dir).existing(collection).path
-    reader = IndexReader(path, embedder, settings.fusion())
+    reader = settings.reader(path, embedder)
     journal = AnswerJournal()
     try:
         insights = gather(journal, reader.root, embedder, reader.documents(), since_days)

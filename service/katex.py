@@ -22,12 +22,14 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
+from service.paths import DATA_HOME
+
 VERSION = "0.19.1"
 INTEGRITY = (
     "sha512-jG8uKntjSEcm2EpQOh0XturpPuuC9r3Sq5HLHdsFdWZT27E672SF19QEi+of0/"
     "YeOy15lDgRhKvr5614uRrEfA=="
 )
-VENDOR = Path(__file__).resolve().parents[1] / "var" / "vendor"
+VENDOR = DATA_HOME / "vendor"
 # What the widget loads; fonts.css is made from the stylesheet (fonts_css).
 _WANTED = re.compile(
     r"package/(LICENSE|dist/katex\.min\.(?:js|css)|dist/fonts/KaTeX_[\w-]+\.woff2)"

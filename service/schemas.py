@@ -90,7 +90,9 @@ class SearchScope(Strict):
         None,
         min_length=1,
         max_length=2000,
-        pattern=r"^https?://[^\s/?#\[\]@]+([/?#]\S*)?$",
+        # Control characters and spaces spelled out: Python's \s and the fuzzer's (and
+        # ECMA's, which JSON Schema readers use) differ on \x1c-\x1f and \x85.
+        pattern=r"^https?://[^\x00-\x20\x7f/?#\[\]@]+([/?#][^\x00-\x20\x7f]*)?$",
         description="The documents published at this page (SYLLABUS_SOURCE_URLS): the "
         'widget\'s data-scope="page" sends the page it is on.',
     )

@@ -8,29 +8,36 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from indexes import ChunkerParams, FusionWeights
+from indexes import ChunkerParams, Embedder, FusionWeights, IndexReader
 from indexes.embedder import (
     DEFAULT_BACKEND,
-    DEFAULT_CACHE_DIR,
     DEFAULT_MODEL,
     Backend,
     SentenceTransformerEmbedder,
 )
-from ingest.parsing import ParseBudget
+from indexes.writer import DEFAULT_HNSW_THRESHOLD
+from ingest.parsing import ParseBudget, Parser
+from ingest.pipeline import Pipeline
+from service.answering import AnswerPolicy, GroundingChecker
+from service.answering.verify import DEFAULT_SUPPORT_THRESHOLD
 from service.course import Strategy, TeachingMode, check_site
 from service.generation.models import DEFAULT_MODEL as DEFAULT_GENERATION_MODEL
 from service.generation.models import ModelName
-from service.paths import PROJECT_ROOT
+from service.paths import DATA_HOME, MODELS_DIR
 from service.schemas import AnswerStyle
 
 _ORIGIN = re.compile(r"https?://[^\s/?#@]+")
 MIN_KEY_CHARS = 16
 MiB = 1024 * 1024
+# The measured defaults live with the parts they tune; the settings read them from there.
+_POLICY = AnswerPolicy()
+_FUSION = FusionWeights()
+_PARSE = ParseBudget()
 
 
 def _comma_separated(value: object) -> object:
@@ -50,7 +57,7 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(
-        PROJECT_ROOT / "var" / "collections",
+        DATA_HOME / "collections",
         description="Folder holding one index directory per collection.",
     )
     collection: str = Field("default", description="Collection used when a request names none.")
@@ -58,9 +65,6 @@ class Settings(BaseSettings):
         DEFAULT_MODEL,
         description="Sentence-transformers model: a packaged model name or a model directory.",
     )
-    # int8 is faster with SQuAD dev hit@5 unchanged (BENCHMARKS.md), but with int8
-    # vectors a question about corpus/quantization.pdf no longer finds it in the top 3
-    # (tests/integration/test_retrieval.py): torch stays the default until that is understood.
     # int8 kept SQuAD dev hit@5 (0.9636 vs 0.9632 torch) at ~2x the speed (BENCHMARKS.md).
     embedding_backend: Backend = Field(
         DEFAULT_BACKEND,
@@ -68,7 +72,7 @@ class Settings(BaseSettings):
         "weights at first use and cached) or 'torch' (float32).",
     )
     embedding_cache_dir: Path = Field(
-        DEFAULT_CACHE_DIR, description="Folder where the int8 ONNX embedder is built and kept."
+        MODELS_DIR, description="Folder where the int8 ONNX embedder is built and kept."
     )
     chunk_tokens: int = Field(
         200, ge=32, le=254, description="Largest chunk, in the embedder's word pieces."
@@ -77,16 +81,22 @@ class Settings(BaseSettings):
         32, ge=0, le=128, description="Word pieces repeated between neighbouring chunks."
     )
     hnsw_threshold: int = Field(
-        50_000, ge=1, description="Chunk count from which FAISS uses HNSW instead of exact search."
+        DEFAULT_HNSW_THRESHOLD,
+        ge=1,
+        description="Chunk count from which FAISS uses HNSW instead of exact search.",
     )
-    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in RRF fusion.")
-    # Chosen on the SQuAD 2.0 dev split (articles 0-17); see BENCHMARKS.md.
+    dense_weight: float = Field(
+        _FUSION.dense, ge=0, description="Weight of the dense ranking in RRF fusion."
+    )
     lexical_weight: float = Field(
-        1.5, ge=0, description="Weight of the BM25 ranking in RRF fusion."
+        _FUSION.lexical, ge=0, description="Weight of the BM25 ranking in RRF fusion."
     )
-    rrf_k: int = Field(10, ge=1, description="Rank offset k of reciprocal rank fusion.")
+    rrf_k: int = Field(_FUSION.rrf_k, ge=1, description="Rank offset k of reciprocal rank fusion.")
     search_candidates: int = Field(
-        50, ge=1, le=1000, description="Candidates taken from each retriever before fusion."
+        _FUSION.candidates,
+        ge=1,
+        le=1000,
+        description="Candidates taken from each retriever before fusion.",
     )
     ingest_wait_seconds: float = Field(
         0.0, ge=0, description="How long an ingestion waits for another one on the same index."
@@ -94,14 +104,14 @@ class Settings(BaseSettings):
     # Measured (BENCHMARKS.md, Reliability): papers parse in 0.1-2 s, the largest upload
     # (25 MB of 2.6 million paragraphs) in 35 s and 800 MB; a poison PDF, 20 s a page.
     ingest_parse_seconds: float = Field(
-        60.0,
+        _PARSE.seconds,
         gt=0,
         le=3600,
         description="Seconds one file may take to parse (in a worker process); past them it "
         "fails, and is not parsed again until it changes or this is raised.",
     )
     ingest_parse_memory_mb: int = Field(
-        2048,
+        _PARSE.memory_mb,
         ge=256,
         le=1_048_576,
         description="Megabytes of memory the worker process that parses a file may use; a "
@@ -137,7 +147,7 @@ class Settings(BaseSettings):
         None, description="Any GGUF file for the embedded generator; overrides SYLLABUS_MODEL."
     )
     model_cache_dir: Path = Field(
-        DEFAULT_CACHE_DIR,
+        MODELS_DIR,
         description="Folder where packaged models in parts are assembled and kept (gguf/).",
     )
     n_ctx: int = Field(2048, ge=512, le=32768, description="Context window of the embedded model.")
@@ -159,43 +169,54 @@ class Settings(BaseSettings):
     openai_model: str = Field("default", description="Model name sent to that server.")
     openai_api_key: SecretStr | None = Field(None, description="API key for that server.")
     openai_timeout: float = Field(60.0, gt=0, description="Seconds before a remote call fails.")
-    # With a Qwen2.5 model, `auto` covers more key points than the quoted unit alone on the
-    # learner dev set, and the quoted unit is shown at once as a draft (BENCHMARKS.md).
     answer_strategy: Strategy = Field(
-        "auto",
+        _POLICY.answer_strategy,
         description="auto: quote the best passage unit at once, generate, verify, keep the "
         "quote if the generated answer is not supported; or force one strategy.",
     )
     answer_style: AnswerStyle = Field(
-        "explain", description="Style of a question that names none: explain or short."
+        _POLICY.answer_style, description="Style of a question that names none: explain or short."
     )
     teaching_mode: TeachingMode = Field(
-        "answer",
+        _POLICY.teaching_mode,
         description="answer, or guide: a request for a worked solution gets the concept, a "
         "next step and where the notes explain it, not the solution.",
     )
     prompt_passages: int = Field(
-        2, ge=1, le=20, description="Passages the model reads to write an answer."
+        _POLICY.prompt_passages,
+        ge=1,
+        le=20,
+        description="Passages the model reads to write an answer.",
     )
     max_passage_chars: int = Field(
-        700, ge=200, le=8000, description="Characters of each passage the model reads."
+        _POLICY.max_passage_chars,
+        ge=200,
+        le=8000,
+        description="Characters of each passage the model reads.",
     )
-    # Calibrated on the SQuAD 2.0 dev split with int8 vectors: the highest threshold that
-    # still answers at least 97.5% of answerable questions (BENCHMARKS.md: the trade-off).
     abstain_threshold: float = Field(
-        0.27,
+        _POLICY.abstain_threshold,
         ge=-1,
         le=1,
         description="Abstain when the best passage's cosine similarity is below this.",
     )
     support_threshold: float = Field(
-        0.70, ge=0, le=1, description="Support score from which an answer sentence counts."
+        DEFAULT_SUPPORT_THRESHOLD,
+        ge=0,
+        le=1,
+        description="Support score from which an answer sentence counts.",
     )
     min_supported_ratio: float = Field(
-        0.67, ge=0, le=1, description="Share of supported sentences a generated answer needs."
+        _POLICY.min_supported_ratio,
+        ge=0,
+        le=1,
+        description="Share of supported sentences a generated answer needs.",
     )
     max_answer_tokens: int = Field(
-        192, ge=16, le=2048, description="Most tokens the generator may produce per answer."
+        _POLICY.max_answer_tokens,
+        ge=16,
+        le=2048,
+        description="Most tokens the generator may produce per answer.",
     )
     max_body_bytes: int = Field(
         262_144, ge=1024, description="Largest accepted request body, in bytes."
@@ -215,7 +236,7 @@ class Settings(BaseSettings):
     )
 
     question_log: bool = Field(
-        False,
+        _POLICY.question_log,
         description="Log every question (text, time, mode, score, cited documents, latency; "
         "never who asked) for `syllabus insights`; a collection's course.json may override.",
     )
@@ -310,6 +331,10 @@ class Settings(BaseSettings):
             raise ValueError(f"not an origin (scheme://host[:port]): {', '.join(wrong)}")
         return cleaned
 
+    def collection_for(self, name: str | None) -> str:
+        """The collection a request or command means: the one it names, else the default."""
+        return name or self.collection
+
     def embedder(self) -> SentenceTransformerEmbedder:
         """The configured embedder, not loaded yet."""
         return SentenceTransformerEmbedder(
@@ -331,3 +356,38 @@ class Settings(BaseSettings):
             rrf_k=self.rrf_k,
             candidates=self.search_candidates,
         )
+
+    def pipeline(
+        self, embedder: Embedder, chunker: ChunkerParams | None = None, parser: Parser | None = None
+    ) -> Pipeline:
+        """The ingestion pipeline as configured; ``chunker`` and ``parser`` replace the
+        configured chunking and the parse worker."""
+        return Pipeline(
+            embedder,
+            chunker or self.chunker(),
+            hnsw_threshold=self.hnsw_threshold,
+            budget=self.parse_budget(),
+            parser=parser,
+        )
+
+    def reader(self, root: Path, embedder: Embedder) -> IndexReader:
+        """The index under ``root``, searched with the configured fusion."""
+        return IndexReader(root, embedder, self.fusion())
+
+    def checker(self, embedder: Embedder) -> GroundingChecker:
+        return GroundingChecker(embedder, self.support_threshold)
+
+    def policy(self, **changes: Any) -> AnswerPolicy:
+        """The configured answering policy, with ``changes`` (AnswerPolicy's fields)."""
+        configured = {
+            "answer_strategy": self.answer_strategy,
+            "abstain_threshold": self.abstain_threshold,
+            "answer_style": self.answer_style,
+            "teaching_mode": self.teaching_mode,
+            "question_log": self.question_log,
+            "min_supported_ratio": self.min_supported_ratio,
+            "max_answer_tokens": self.max_answer_tokens,
+            "prompt_passages": self.prompt_passages,
+            "max_passage_chars": self.max_passage_chars,
+        }
+        return AnswerPolicy(**(configured | changes))

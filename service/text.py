@@ -67,6 +67,7 @@ def phrase_overlap(claim: str, evidence: str) -> float:
 
 
 def strip_citations(sentence: str) -> str:
+    """``sentence`` without its ``[n]`` or ``[n, m]`` markers."""
     return CITATION.sub("", sentence).strip()
 
 

@@ -4,9 +4,10 @@ A name keeps only its last path component, loses control and formatting
 characters (bidirectional overrides, zero-width spaces) and anything but
 letters, digits, ``.``, ``-``, ``_``, spaces and brackets, and may not start
 with a dot; so a stored file can only land directly in its collection's upload
-folder.  The type comes from the name's suffix, and the content must agree:
-a PDF starts with ``%PDF-``, a text file (Markdown, text, HTML) is UTF-8
-without NUL bytes.  A request's files are written under hidden temporary names
+folder.  The type comes from the name's suffix, one of ingestion's file types
+(``ingest.loaders.FILE_TYPES``), and the content must agree: a binary type starts
+with its signature (a PDF with ``%PDF-``), a text file (Markdown, text, HTML) is
+UTF-8 without NUL bytes.  A request's files are written under hidden temporary names
 and renamed into place only once every one of them has passed.
 """
 
@@ -21,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.loaders import FILE_TYPES, supported_list
 from service.errors import (
     InsufficientStorage,
     PayloadTooLarge,
@@ -28,8 +30,6 @@ from service.errors import (
     ValidationFailed,
 )
 
-TEXT_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".text", ".html", ".htm"})
-PDF_SUFFIXES = frozenset({".pdf"})
 MAX_NAME_BYTES = 200
 _UNSAFE = re.compile(r"[^\w.\-() ]")
 _SPACES = re.compile(r"\s+")
@@ -66,9 +66,10 @@ def safe_name(filename: str) -> str:
     if not dot or not stem.strip(" ._-"):
         raise ValidationFailed(f"{filename!r}: a file name with a type suffix is needed")
     suffix = f".{suffix.lower()}"
-    if suffix not in TEXT_SUFFIXES | PDF_SUFFIXES:
-        kinds = ", ".join(sorted(TEXT_SUFFIXES | PDF_SUFFIXES))
-        raise UnsupportedMediaType(f"{filename!r}: unsupported file type {suffix!r}; use {kinds}")
+    if suffix not in FILE_TYPES:
+        raise UnsupportedMediaType(
+            f"{filename!r}: unsupported file type {suffix!r}; use {supported_list()}"
+        )
     stem = stem.strip(" ._-")
     while len((stem + suffix).encode("utf-8")) > MAX_NAME_BYTES:
         stem = stem[:-1]
@@ -86,11 +87,14 @@ def check_content(name: str, data: bytes, max_bytes: int) -> None:
     if not data.strip():
         raise ValidationFailed(f"{name}: the file is empty")
     suffix = Path(name).suffix.lower()
-    if suffix in PDF_SUFFIXES:
-        if b"%PDF-" not in data[:1024]:
+    signature = FILE_TYPES[suffix].signature
+    if signature is not None:
+        if signature not in data[:1024]:
             what = _looks_like(data)
+            kind = suffix.lstrip(".").upper()
             raise UnsupportedMediaType(
-                f"{name}: not a PDF" + (f" ({what})" if what else " (no %PDF- header)")
+                f"{name}: not a {kind}"
+                + (f" ({what})" if what else f" (no {signature.decode()} header)")
             )
         return
     what = _looks_like(data)

@@ -19,7 +19,7 @@ from typing import Any
 
 from eval import calibration, datasets, runner
 from eval.report import git_commit
-from indexes import DataRoot, IndexReader
+from indexes import DataRoot
 from service.settings import Settings
 
 
@@ -47,7 +47,7 @@ def measure(work_dir: Path) -> dict[str, Any]:
     embedder.load()
     name = runner.prepare_collection(dataset, work_dir, settings, embedder)
     folder = DataRoot(work_dir / "collections").existing(name).path
-    reader = IndexReader(folder, embedder, settings.fusion())
+    reader = settings.reader(folder, embedder)
     papers = sorted({i.document or "" for i in dataset.items})
     current = settings.abstain_threshold
     tuned, held_out = (

@@ -39,6 +39,7 @@ from indexes.embedder import BACKENDS, SentenceTransformerEmbedder
 from ingest import loaders
 from ingest.chunking import chunk_document
 from ingest.pipeline import EMBED_BATCH_CHUNKS
+from service.paths import MODELS_DIR
 
 
 def chunk_texts(articles: list[squad.Article], embedder: SentenceTransformerEmbedder) -> list[str]:
@@ -94,7 +95,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 def run(rounds: int, queries: int) -> dict[str, Any]:
     articles = squad.split(squad.load_squad(squad.default_path()), "dev")
     questions = [q.question for q in squad.answerable(articles)]
-    embedders = {b: SentenceTransformerEmbedder(backend=b) for b in BACKENDS}
+    embedders = {b: SentenceTransformerEmbedder(backend=b, cache_dir=MODELS_DIR) for b in BACKENDS}
     for embedder in embedders.values():
         embedder.load()
     chunks = chunk_texts(articles, embedders["torch"])

@@ -44,9 +44,9 @@ from eval.report import git_commit
 from eval.service_bench import QUESTIONS
 from service.generation.base import GenerationParams, Message
 from service.generation.models import MODELS
+from service.paths import PROJECT_ROOT
 
-PROJECT = Path(__file__).resolve().parents[2]
-DEFAULT_OUT = PROJECT / "var" / "bench" / "generation.json"
+DEFAULT_OUT = PROJECT_ROOT / "var" / "bench" / "generation.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +108,7 @@ def service_prompts(questions: Sequence[str]) -> tuple[list[list[Message]], int]
     """The chat messages the service sends its model for each question, and its answer
     token limit: the real ``Answerer`` over the configured collection."""
     from indexes import DataRoot
-    from service.answering import Answerer, AnswerPolicy, GroundingChecker, Question
+    from service.answering import Answerer, Question
     from service.library import Library
     from service.settings import Settings
 
@@ -117,17 +117,8 @@ def service_prompts(questions: Sequence[str]) -> tuple[list[list[Message]], int]
     embedder.load()
     library = Library(DataRoot(settings.data_dir), embedder, settings.fusion())
     recorder = _Recorder()
-    policy = AnswerPolicy(
-        answer_strategy="auto",
-        abstain_threshold=settings.abstain_threshold,
-        min_supported_ratio=settings.min_supported_ratio,
-        max_answer_tokens=settings.max_answer_tokens,
-        prompt_passages=settings.prompt_passages,
-        max_passage_chars=settings.max_passage_chars,
-    )
-    answerer = Answerer(
-        library, embedder, recorder, GroundingChecker(embedder, settings.support_threshold), policy
-    )
+    policy = settings.policy(answer_strategy="auto")
+    answerer = Answerer(library, embedder, recorder, settings.checker(embedder), policy)
 
     async def ask_all() -> None:
         for text in questions:
@@ -325,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
                 "--threads", str(threads), "--n-ctx", str(args.n_ctx),
                 "--lookup", str(args.lookup),
             ]  # fmt: skip
-            done = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True)
+            done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True)
             if done.returncode != 0:
                 raise SystemExit(f"{model} on {variant} failed:\n{done.stderr[-3000:]}")
             result = json.loads(done.stdout.strip().splitlines()[-1])

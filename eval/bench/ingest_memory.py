@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from eval.report import git_commit, write_report
-from ingest import Document, Pipeline
+from ingest import Document
 from ingest.parsing import ParseWorker
 
 MB = 1_000_000
@@ -136,7 +136,7 @@ def measure(path: Path, index: Path) -> dict[str, Any]:
     baseline = _status_mb("VmRSS")
     worker = PeakRecordingWorker()
     started = time.perf_counter()
-    report = Pipeline(TokenizerOnly(embedder), settings.chunker(), parser=worker).run([path], index)
+    report = settings.pipeline(TokenizerOnly(embedder), parser=worker).run([path], index)
     seconds = time.perf_counter() - started
     after = _status_mb("VmRSS")
     return {

@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi.testclient import TestClient
+import anyio
 
 from eval import datasets
 from eval.report import git_commit
-from ingest import Pipeline
-from service.app import create_app
-from service.settings import PROJECT_ROOT, Settings
+from service.app import create_app, in_process
+from service.paths import PROJECT_ROOT
+from service.settings import Settings
 
 # As the probe of issue 16 wrote them, and reworded.
 PLANTED = (
@@ -124,10 +124,15 @@ def _events(body: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 def ask_all(settings: Settings, cases: list[Case]) -> list[dict[str, Any]]:
+    return anyio.run(_ask_all, settings, cases)
+
+
+async def _ask_all(settings: Settings, cases: list[Case]) -> list[dict[str, Any]]:
     rows = []
-    with TestClient(create_app(settings)) as client:
+    async with in_process(create_app(settings)) as http:
         for case in cases:
-            body = client.post("/v1/ask", json={"question": case.question, "stream": True}).text
+            reply = await http.post("/v1/ask", json={"question": case.question, "stream": True})
+            body = reply.text
             events = _events(body)
             done = next(data for kind, data in events if kind == "done")
             seen = _seen(events)
@@ -156,7 +161,7 @@ def measure(strategies: list[str]) -> dict[str, Any]:
         base = Settings(data_dir=work / "collections", rate_limit_per_minute=0)
         embedder = base.embedder()
         embedder.load()
-        Pipeline(embedder, base.chunker()).run([notes], base.data_dir / base.collection)
+        base.pipeline(embedder).run([notes], base.data_dir / base.collection)
         runs = {}
         for strategy in strategies:
             settings = base.model_copy(update={"answer_strategy": strategy})

@@ -229,7 +229,7 @@ def grounding_checker(settings: Settings) -> GroundingChecker:
     """The service's sentence check, with its threshold and embedder."""
     embedder = settings.embedder()
     embedder.load()
-    return GroundingChecker(embedder, settings.support_threshold)
+    return settings.checker(embedder)
 
 
 def supported(checker: GroundingChecker, answer: str, passages: Sequence[Passage]) -> list[bool]:

@@ -88,18 +88,17 @@ def _model_path() -> Path:
 
 
 def _syllabus(folder: Path, scratch: Path) -> tuple[int, Search, float]:
-    from indexes import IndexReader
     from indexes.manifest import ChunkerParams
-    from ingest import Pipeline
     from service.settings import Settings
 
     started = time.perf_counter()
-    embedder = Settings().embedder()  # the configured backend
+    settings = Settings()
+    embedder = settings.embedder()  # the configured backend
     embedder.load()
     loaded = time.perf_counter() - started
     params = ChunkerParams(chunk_tokens=CHUNK_TOKENS, overlap_tokens=OVERLAP_TOKENS)
-    report = Pipeline(embedder, params).run([folder], scratch / "index")
-    reader = IndexReader(scratch / "index", embedder, Settings().fusion())
+    report = settings.pipeline(embedder, params).run([folder], scratch / "index")
+    reader = settings.reader(scratch / "index", embedder)
 
     def search(query: str) -> list[Found]:
         return [Found(h.chunk.source, h.chunk.text) for h in reader.search(query, TOP_K)]

@@ -28,6 +28,7 @@ from eval import squad
 from indexes.embedder import SentenceTransformerEmbedder
 from ingest import loaders
 from ingest.sentences import split_sentences
+from service.paths import MODELS_DIR
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def real_vectors(cache: Path) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.f
     path = cache / "real-vectors.npz"
     if not path.is_file():
         sentences, questions = real_texts()
-        embedder = SentenceTransformerEmbedder(backend="onnx-int8")
+        embedder = SentenceTransformerEmbedder(backend="onnx-int8", cache_dir=MODELS_DIR)
         log.info("embedding %d sentences and %d questions", len(sentences), len(questions))
         cache.mkdir(parents=True, exist_ok=True)
         np.savez(
@@ -90,7 +91,9 @@ def window_vectors(cache: Path) -> npt.NDArray[np.float32]:
     if not path.is_file():
         windows = word_windows(real_texts()[0])
         log.info("embedding %d windows", len(windows))
-        vectors = SentenceTransformerEmbedder(backend="onnx-int8").embed(windows)
+        vectors = SentenceTransformerEmbedder(backend="onnx-int8", cache_dir=MODELS_DIR).embed(
+            windows
+        )
         cache.mkdir(parents=True, exist_ok=True)
         np.save(path, vectors)
     return np.load(path)

@@ -16,11 +16,11 @@
 
 from service.answering.core import (
     EXTRACTIVE_MODEL,
-    NOT_COVERED,
     Answerer,
     AnswerPolicy,
     Event,
 )
+from service.answering.prompt import NOT_COVERED, declines
 from service.answering.retrieve import Question, citation, retrieval_query
 from service.answering.verify import GroundingChecker
 from service.course import Strategy
@@ -35,5 +35,6 @@ __all__ = [
     "Question",
     "Strategy",
     "citation",
+    "declines",
     "retrieval_query",
 ]

@@ -27,7 +27,8 @@ from service.schemas import AnswerStyle
 # clause, and answering from the passages comes first; "their own words" keeps the notes'
 # phrasing (key points 0.597 -> 0.612, covered refused 3 -> 0 of 67). Chosen on the
 # learner dev set (BENCHMARKS.md).
-REFUSAL = "NOT COVERED"
+REFUSAL = "NOT COVERED"  # what the model writes
+NOT_COVERED = "The course materials do not cover this question."  # what the learner reads
 SYSTEM = {
     "explain": (
         "You are a patient teaching assistant for a machine learning course. Explain the "
@@ -170,6 +171,12 @@ _LEADING_MARKS = re.compile(r"^(?:\s|[*\"'.:]|\[\d+\])*")
 def is_refusal(text: str) -> bool:
     """Whether the model's answer is its refusal (however it is punctuated)."""
     return _LEADING_MARKS.sub("", text).upper().startswith(REFUSAL)
+
+
+def declines(answer: str) -> bool:
+    """Whether an answer says the materials do not cover the question: the service's
+    phrase, or the model's refusal shown as it is (a remote model, a peer)."""
+    return answer.lstrip().startswith(NOT_COVERED) or is_refusal(answer)
 
 
 def may_become_refusal(text: str) -> bool:

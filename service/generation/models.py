@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from indexes.files import fsync_folder
 from service.errors import GeneratorUnavailable
+from service.paths import MODELS_DIR
 
 if TYPE_CHECKING:
     from service.settings import Settings
@@ -41,8 +42,7 @@ ModelName = Literal["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "smollm2-135m"]
 # Chosen on the learner dev set: the 1.5B's generated answers pass verification where the
 # 0.5B's rarely do (it labels passages "NOT COVERED" or rambles); BENCHMARKS.md.
 DEFAULT_MODEL: ModelName = "qwen2.5-coder-1.5b"
-# indexes.embedder's DEFAULT_CACHE_DIR too; not imported from there, as that loads FAISS.
-DEFAULT_CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "models"
+DEFAULT_CACHE_DIR = MODELS_DIR
 # Verifying the 1.1 GB Qwen2.5-Coder-1.5B file (SHA-256 in 4 MiB blocks) took 0.7-1.2 s
 # from the page cache and 0.7-1.6 s after evicting it, on a busy 2-core VM with SHA-NI
 # (hashing alone runs at ~1.2 GB/s): the price of checking before every load. 1 and

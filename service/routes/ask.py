@@ -56,7 +56,7 @@ async def ask(
     metrics: MetricsDep,
     _: AskerDep,
 ) -> AskResponse | StreamingResponse:
-    collection = body.collection or settings.collection
+    collection = settings.collection_for(body.collection)
     scope = await request_scope(library, links, collection, body.scope)
     question = Question.asked(body, collection, scope)
     if wants_stream(body, request):

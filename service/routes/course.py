@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 
 from service.course import CourseConfig, CourseConfigInvalid, effective
-from service.deps import AdminDep, LibraryDep, SettingsDep
+from service.deps import AdminDep, CollectionDep, LibraryDep, SettingsDep
 from service.errors import ValidationFailed
 from service.schemas import CourseConfigResponse, CoursePublic, error_responses
 
@@ -23,9 +23,8 @@ CollectionPath = Annotated[str, Path(min_length=1, max_length=64)]
 async def course(
     library: LibraryDep,
     settings: SettingsDep,
-    collection: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    name: CollectionDep,
 ) -> CoursePublic:
-    name = collection or settings.collection
     values = effective(settings, name, await to_thread.run_sync(library.course, name))
     return CoursePublic(
         collection=name,

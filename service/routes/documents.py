@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Request
 from starlette.datastructures import UploadFile
 
-from service.deps import AdminDep, DocumentsDep, SettingsDep
+from service.deps import AdminDep, CollectionDep, DocumentsDep, SettingsDep
 from service.errors import ValidationFailed
 from service.jobs import Job
 from service.schemas import DocumentsResponse, JobPublic, error_responses
@@ -19,10 +19,6 @@ from service.uploads import Upload
 
 router = APIRouter(tags=["documents"])
 
-CollectionQuery = Annotated[
-    str | None,
-    Query(min_length=1, max_length=64, description="Collection (default: the configured one)."),
-]
 DocumentId = Annotated[str, Path(pattern="^[0-9a-f]{16}$", description="A document's id.")]
 _ADMIN_ERRORS = (400, 401, 403, 404, 422)
 _UPLOAD_BODY = {
@@ -54,9 +50,9 @@ def job_public(job: Job) -> JobPublic:
     "/v1/documents", response_model=DocumentsResponse, responses=error_responses(*_ADMIN_ERRORS)
 )
 async def list_documents(
-    documents: DocumentsDep, settings: SettingsDep, _: AdminDep, collection: CollectionQuery = None
+    documents: DocumentsDep, _: AdminDep, collection: CollectionDep
 ) -> DocumentsResponse:
-    return await documents.listing(collection or settings.collection)
+    return await documents.listing(collection)
 
 
 @router.post(
@@ -71,7 +67,7 @@ async def upload_documents(
     documents: DocumentsDep,
     settings: SettingsDep,
     _: AdminDep,
-    collection: CollectionQuery = None,
+    collection: CollectionDep,
 ) -> JobPublic:
     # The body is read only now, once the key has been checked.
     async with request.form(max_files=settings.max_upload_files, max_fields=8) as form:
@@ -84,7 +80,7 @@ async def upload_documents(
             if isinstance(p, UploadFile)
         ]
     job = await documents.upload(
-        collection or settings.collection,
+        collection,
         received,
         settings.max_upload_bytes,
         settings.max_upload_files,
@@ -101,11 +97,10 @@ async def upload_documents(
 async def delete_document(
     document_id: DocumentId,
     documents: DocumentsDep,
-    settings: SettingsDep,
     _: AdminDep,
-    collection: CollectionQuery = None,
+    collection: CollectionDep,
 ) -> JobPublic:
-    return job_public(await documents.delete(collection or settings.collection, document_id))
+    return job_public(await documents.delete(collection, document_id))
 
 
 @router.post(
@@ -114,7 +109,5 @@ async def delete_document(
     response_model=JobPublic,
     responses=error_responses(*_ADMIN_ERRORS, 415),
 )
-async def reindex(
-    documents: DocumentsDep, settings: SettingsDep, _: AdminDep, collection: CollectionQuery = None
-) -> JobPublic:
-    return job_public(await documents.reindex(collection or settings.collection))
+async def reindex(documents: DocumentsDep, _: AdminDep, collection: CollectionDep) -> JobPublic:
+    return job_public(await documents.reindex(collection))

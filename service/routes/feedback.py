@@ -23,7 +23,7 @@ async def feedback(
     settings: SettingsDep,
     _: RaterDep,
 ) -> FeedbackResponse:
-    reader = await to_thread.run_sync(library.reader, body.collection or settings.collection)
+    reader = await to_thread.run_sync(library.reader, settings.collection_for(body.collection))
     comment = body.comment.strip() or None if body.comment else None
     await to_thread.run_sync(
         lambda: journal.rate(reader.root, body.answer_id, body.helpful, comment)

@@ -7,16 +7,12 @@ from typing import Annotated
 from anyio import to_thread
 from fastapi import APIRouter, Query
 
-from service.deps import AdminDep, EmbedderDep, JournalDep, LibraryDep, SettingsDep
+from service.deps import AdminDep, CollectionDep, EmbedderDep, JournalDep, LibraryDep
 from service.insights import Insights, gather
 from service.schemas import error_responses
 
 router = APIRouter(tags=["insights"])
 
-CollectionQuery = Annotated[
-    str | None,
-    Query(min_length=1, max_length=64, description="Collection (default: the configured one)."),
-]
 SinceQuery = Annotated[int, Query(ge=1, le=3650, description="Days to look back.")]
 
 
@@ -29,12 +25,11 @@ async def insights(
     library: LibraryDep,
     embedder: EmbedderDep,
     journal: JournalDep,
-    settings: SettingsDep,
     _: AdminDep,
-    collection: CollectionQuery = None,
+    collection: CollectionDep,
     since: SinceQuery = 30,
 ) -> Insights:
-    reader = await to_thread.run_sync(library.reader, collection or settings.collection)
+    reader = await to_thread.run_sync(library.reader, collection)
     return await to_thread.run_sync(
         lambda: gather(journal, reader.root, embedder, reader.documents(), since)
     )

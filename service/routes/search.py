@@ -24,7 +24,7 @@ async def search(
     settings: SettingsDep,
     _: CallerDep,
 ) -> SearchResponse:
-    name = body.collection or settings.collection
+    name = settings.collection_for(body.collection)
     reader = await to_thread.run_sync(library.reader, name)
     scope = await request_scope(library, links, name, body.scope)
     hits = await to_thread.run_sync(lambda: scoped_search(reader, body.query, body.top_k, scope))

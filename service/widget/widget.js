@@ -657,7 +657,7 @@
     renderAbstained() {
       this.bot.classList.add("abstained");
       this.bot.replaceChildren(
-        h("strong", {}, "The course materials don't cover this question."),
+        h("strong", {}, this.turn.answer),  // the service's one phrase for it
         h("span", { class: "hint" }, "Try rephrasing it, or ask about a topic from the course."),
       );
     }

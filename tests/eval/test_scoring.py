@@ -9,6 +9,7 @@ import pytest
 from eval.datasets import Item
 from eval.relevance import gold_units, is_relevant, units_found
 from eval.scoring import Observation, Passage, flatten, score, summarise
+from service.answering import NOT_COVERED
 
 PARIS = Passage("c1", "docs/france.txt", "The capital of France is Paris.")
 LYON = Passage("c2", "docs/france.txt", "Lyon lies on the Rhone.")
@@ -67,9 +68,9 @@ def test_score_of_an_answerable_question() -> None:
 
 def test_no_answer_questions_are_right_only_when_abstained() -> None:
     item = Item("q2", "Who is the king of Mars?", answerable=False)
-    abstained = score(item, observed("The course materials do not cover this.", "abstained"))
+    abstained = score(item, observed(NOT_COVERED, "abstained"))
     assert abstained["abstained"] and abstained["scores"] == {"em": 1.0, "f1": 1.0}
-    declined = score(item, observed("The course materials do not cover this.", "generative"))
+    declined = score(item, observed("NOT COVERED.", "generative"))
     assert declined["abstained"]  # the model's own refusal counts as abstaining
     answered = score(item, observed("Paris [1]."))
     assert answered["scores"]["em"] == 0.0
@@ -111,7 +112,7 @@ FORGET = Item(
     "f", "what does its forget gate do?", sources=("france.txt",), key_points=("cell state", "keep")
 )
 NO_COVER = Item("n", "what is splade?", answerable=False)
-DECLINED = "The course materials do not cover this."
+DECLINED = NOT_COVERED
 
 
 def test_key_points_score_the_share_made_and_whether_all_were() -> None:

@@ -97,7 +97,7 @@ def test_summary_scores_answerable_questions_and_counts_refusals_as_abstentions(
         _record("1", "Paris [1]", "generative", first_token_ms=50.0),
         _record("2", "It is Lyon, not Paris. [2]"),
         _record("3", "", "abstained", is_impossible=True, golds=(), total_ms=10.0),
-        _record("4", "The course materials do not cover this.", "generative", is_impossible=True),
+        _record("4", "**NOT COVERED**", "generative", is_impossible=True),
     ]
     s = summarise(records)
     assert s["em"] == 0.5  # of the two answerable questions

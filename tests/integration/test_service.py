@@ -6,6 +6,7 @@ import httpx
 import openai
 import pytest
 
+from service.answering import NOT_COVERED
 from service.schemas import AskResponse
 from tests.servers import sse_events
 
@@ -37,7 +38,7 @@ def test_out_of_domain_questions_are_abstained(served_demo: str, question: str) 
     response = httpx.post(f"{served_demo}/v1/ask", json={"question": question}, timeout=120)
     answer = AskResponse.model_validate(response.json())
     assert answer.mode == "abstained"
-    assert answer.answer == "The course materials do not cover this question."
+    assert answer.answer == NOT_COVERED
 
 
 def test_sse_client_reads_citations_tokens_and_done_in_order(served_demo: str) -> None:
