@@ -18,8 +18,9 @@ from typing import Any
 
 from eval import squad
 from eval.probes import PROBES
+from eval.provenance import code_version
 from eval.qa_metrics import ThresholdRow, choose_threshold, sweep
-from eval.retrieval import IndexRun, build_index, code_version
+from eval.squad import IndexRun, build_index
 from indexes import Embedder, Hit, IndexReader
 from service.settings import Settings
 
@@ -151,7 +152,7 @@ def _settings(settings: Settings) -> dict[str, Any]:
 
 
 def as_json(result: Calibration) -> dict[str, Any]:
-    """The report's JSON body (without the provenance that ``eval.answers`` adds)."""
+    """The report's JSON body (without the provenance that ``eval.bench.squad_answers`` adds)."""
     return {
         "split": result.split,
         "rule": f"max abstention F1 with >= {MIN_ANSWERED:.0%} of answerable questions answered",

@@ -32,8 +32,7 @@ import httpx
 from eval import datasets, run_report
 from eval.datasets import Dataset, Item
 from eval.judge import Judge
-from eval.report import git_commit
-from eval.retrieval import code_version
+from eval.provenance import code_version, git_commit
 from eval.scoring import Observation, failed, score, summarise
 from eval.target import Style, Target, TargetError
 from indexes import DataRoot, SentenceTransformerEmbedder

@@ -108,12 +108,7 @@ def score(item: Item, seen: Observation) -> dict[str, Any]:
         scores["sentences"] = len(seen.supported)
         scores["supported_sentences"] = sum(seen.supported)
     return {
-        "id": item.id,
-        "question": item.question,
-        "kind": item.kind,
-        "answerable": item.answerable,
-        "golds": list(item.answers),
-        "key_points": list(item.key_points),
+        **_about(item),
         "key_points_missed": missed,
         "answer": seen.answer,
         "mode": seen.mode,
@@ -134,6 +129,11 @@ def score(item: Item, seen: Observation) -> dict[str, Any]:
 
 def failed(item: Item, message: str) -> dict[str, Any]:
     """The row of a question the service could not answer."""
+    return {**_about(item), "error": message}
+
+
+def _about(item: Item) -> dict[str, Any]:
+    """What a row says of its question, answered or not."""
     return {
         "id": item.id,
         "question": item.question,
@@ -141,7 +141,6 @@ def failed(item: Item, message: str) -> dict[str, Any]:
         "answerable": item.answerable,
         "golds": list(item.answers),
         "key_points": list(item.key_points),
-        "error": message,
     }
 
 

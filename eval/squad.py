@@ -1,4 +1,4 @@
-"""SQuAD 2.0 as an evaluation set: typed records, the project's splits, and documents.
+"""SQuAD 2.0 as an evaluation set: typed records, the project's splits, documents, index.
 
 The project splits the 35 articles of the SQuAD 2.0 dev file by their order
 in the file: articles 0-17 are our **dev** split (choose settings there) and
@@ -12,14 +12,20 @@ would a learner's notes.  The data is read in place from ``../shared``.
 from __future__ import annotations
 
 import json
+import logging
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from eval.provenance import code_version
+from indexes import ChunkerParams, Embedder, IndexReader
+from ingest import Pipeline
 from service.paths import PROJECT_ROOT
 
+log = logging.getLogger(__name__)
 DATA_RELATIVE = Path("shared/data/squad2/dev-v2.0.reconstructed.json")
 DOCUMENT_SUFFIX = ".txt"
 
@@ -144,3 +150,39 @@ def write_documents(articles: Iterable[Article], folder: Path) -> list[Path]:
             path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRun:
+    """One chunk size's index, open for searching, and how long it took to get."""
+
+    chunk_tokens: int
+    reader: IndexReader
+    build_seconds: float
+
+    def summary(self) -> dict[str, Any]:
+        manifest = self.reader.manifest.model_dump()
+        manifest.pop("documents")  # per-file hashes; the data file's hash is recorded instead
+        return {**manifest, "build_seconds": self.build_seconds}
+
+
+def build_index(
+    articles: list[Article],
+    folder: Path,
+    params: ChunkerParams,
+    embedder: Embedder,
+    query_embedder: Embedder | None = None,
+) -> IndexRun:
+    """Ingest the articles under ``folder`` (a no-op when the cached index is current)."""
+    started = time.perf_counter()
+    documents = folder / "docs"
+    write_documents(articles, documents)
+    backend = "" if embedder.backend == "torch" else f"-{embedder.backend}"
+    name = f"index-c{params.chunk_tokens}-o{params.overlap_tokens}{backend}-{code_version()}"
+    root = folder / name
+    report = Pipeline(embedder, params).run([documents], root)
+    if report.failed:
+        raise RuntimeError(f"ingestion failed: {report.failed}")
+    log.info("index %s: %d chunks embedded in %.1fs", root, report.chunks_embedded, report.seconds)
+    reader = IndexReader(root, query_embedder or embedder)
+    return IndexRun(params.chunk_tokens, reader, time.perf_counter() - started)

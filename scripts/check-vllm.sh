@@ -51,7 +51,7 @@ echo "check-vllm: serving $GGUF (tokenizer $TOKENIZER)"
 
 echo "== the remote-generator integration tests against vLLM"
 SYLLABUS_VLLM="$VLLM_VENV/bin/vllm" SYLLABUS_VLLM_TOKENIZER="$TOKENIZER" \
-    .venv/bin/pytest -q tests/integration/test_remote_generator.py 2>&1 | tee "$OUT/tests.txt"
+    .venv/bin/pytest -q tests/e2e/test_remote_generator.py 2>&1 | tee "$OUT/tests.txt"
 
 echo "== vLLM serving, Syllabus in front of it"
 "$VLLM_VENV/bin/vllm" serve "$GGUF" --served-model-name "$MODEL" --tokenizer "$TOKENIZER" \
@@ -81,7 +81,7 @@ for _ in $(seq 300); do
 done
 
 echo "== /v1/ask latency (first content, the model's first token, total)"
-.venv/bin/python -m eval.service_bench --url "http://127.0.0.1:$SERVE_PORT" --rounds 2 \
+.venv/bin/python -m eval.bench.latency --url "http://127.0.0.1:$SERVE_PORT" --rounds 2 \
     --out "$OUT/service-bench.json" | tee "$OUT/service-bench.txt"
 echo "== answer quality: learner dev set, $EVAL_LIMIT questions"
 .venv/bin/syllabus eval run eval/examples/learner-dev.jsonl --url "http://127.0.0.1:$SERVE_PORT" \

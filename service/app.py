@@ -26,7 +26,6 @@ from service.feedback import AnswerJournal
 from service.generation.base import Generator
 from service.library import Library
 from service.metrics import Metrics
-from service.middleware import CrossOrigin, GuardAndMeasure
 from service.routes import (
     ask,
     collections,
@@ -43,6 +42,7 @@ from service.routes import (
 )
 from service.routes.disconnect import ClientGone
 from service.settings import Settings
+from service.web.middleware import CrossOrigin, GuardAndMeasure
 
 log = logging.getLogger(__name__)
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}

@@ -282,7 +282,7 @@ def serve(
 ) -> None:
     """Serve the HTTP API (and the chat widget) with uvicorn."""
     from service.app import create_app
-    from service.server import serve as guarded
+    from service.web.server import serve as guarded
 
     settings = _settings()
     updates = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}

@@ -23,7 +23,6 @@ from starlette.applications import Starlette
 
 from indexes import DataRoot, Embedder, SentenceTransformerEmbedder
 from service.answering import Answerer
-from service.auth import Keyring
 from service.course import Courses
 from service.documents import Documents
 from service.errors import NotReady
@@ -35,8 +34,9 @@ from service.jobs import Jobs
 from service.library import Library
 from service.links import SourceLinks
 from service.metrics import Metrics
-from service.ratelimit import RateLimiter
 from service.settings import Settings
+from service.web.auth import Keyring
+from service.web.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

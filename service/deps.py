@@ -13,7 +13,6 @@ from fastapi import Depends, Query, Request
 
 from indexes import Embedder, Scope
 from service.answering import Answerer
-from service.auth import Caller, Keyring, require_admin
 from service.components import Components, components_of
 from service.documents import Documents
 from service.errors import NotReady
@@ -23,9 +22,10 @@ from service.jobs import Jobs
 from service.library import Library
 from service.links import SourceLinks
 from service.metrics import Metrics
-from service.ratelimit import RateLimiter
 from service.schemas import SearchScope
 from service.settings import Settings
+from service.web.auth import Caller, Keyring, require_admin
+from service.web.ratelimit import RateLimiter
 
 
 def get_components(request: Request) -> Components:

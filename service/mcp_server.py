@@ -44,7 +44,6 @@ from starlette.requests import Request
 from indexes import DiskFull, IndexError_, Scope
 from service.answering import Question
 from service.answering.retrieve import scoped_search
-from service.auth import Caller
 from service.components import Components, components_of
 from service.course import effective
 from service.errors import NotFound, ServiceError, Unauthorized, ValidationFailed, error_body
@@ -58,6 +57,7 @@ from service.schemas import (
     SearchResponse,
     SearchScope,
 )
+from service.web.auth import Caller
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from eval.report import git_commit, write_report
+from eval.provenance import git_commit, write_report
 from service.paths import PROJECT_ROOT
 
 SYLLABUS = [sys.executable, "-m", "service.cli"]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from eval import calibration, datasets, runner
-from eval.report import git_commit
+from eval.provenance import git_commit
 from indexes import DataRoot
 from service.settings import Settings
 

@@ -7,7 +7,7 @@ backends, so that a busy machine slows both alike; the fastest round (the
 least disturbed) and the median are reported, with the process's CPU time.
 Query latency is one question per call, as the service embeds them, one
 backend after the other.
-Retrieval quality per backend is measured by ``eval.retrieval --backend``.
+Retrieval quality per backend is measured by ``eval.bench.retrieval --backend``.
 
 It also times building the int8 model from the packaged weights (into a
 temporary cache), and shows what sorting by length is worth: chunks and
@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from eval import squad
-from eval.report import git_commit
+from eval.provenance import git_commit
 from indexes import ChunkerParams
 from indexes.embedder import BACKENDS, SentenceTransformerEmbedder
 from ingest import loaders

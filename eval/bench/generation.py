@@ -40,8 +40,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from eval.report import git_commit
-from eval.service_bench import QUESTIONS
+from eval.bench.latency import QUESTIONS
+from eval.provenance import git_commit
 from service.generation.base import GenerationParams, Message
 from service.generation.models import MODELS
 from service.paths import PROJECT_ROOT

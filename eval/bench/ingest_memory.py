@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from eval.report import git_commit, write_report
+from eval.provenance import git_commit, write_report
 from ingest import Document
 from ingest.parsing import ParseWorker
 

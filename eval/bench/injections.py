@@ -27,7 +27,7 @@ from typing import Any
 import anyio
 
 from eval import datasets
-from eval.report import git_commit
+from eval.provenance import git_commit
 from service.app import create_app, in_process
 from service.paths import PROJECT_ROOT
 from service.settings import Settings

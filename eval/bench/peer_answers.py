@@ -49,7 +49,7 @@ from typing import Any
 
 from eval import datasets, squad
 from eval.bench.peers import langchain_models, langchain_store, llamaindex_index, llamaindex_models
-from eval.report import git_commit, write_report
+from eval.provenance import git_commit, write_report
 from eval.runner import RESULTS, RunOptions, read_results, write_corpus
 from eval.runner import run as run_eval
 from eval.scoring import Observation, Passage, score, summarise

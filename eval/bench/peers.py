@@ -43,9 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from eval import squad
+from eval.bench.retrieval import sample
 from eval.metrics import Gold, first_relevant_rank, hit_at
-from eval.report import git_commit, write_report
-from eval.retrieval import sample
+from eval.provenance import git_commit, write_report
 
 SYSTEMS = ("syllabus", "langchain", "llamaindex")
 WORKLOADS = ("corpus", "squad")

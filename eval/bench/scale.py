@@ -34,7 +34,7 @@ import numpy.typing as npt
 
 from eval import squad
 from eval.bench import synthetic
-from eval.report import git_commit
+from eval.provenance import git_commit
 from indexes import vectors
 from indexes.lexical import LexicalIndex
 from indexes.search import top_rows

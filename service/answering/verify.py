@@ -226,7 +226,7 @@ _FUNCTION_WORDS = STOPWORDS | frozenset(
 
 
 # The support score from which an answer sentence counts: 0.6 -> 0.7 raised auto's
-# contains-gold on SQuAD dev, re-scored offline with eval.strategies (BENCHMARKS.md).
+# contains-gold on SQuAD dev, re-scored offline with eval.bench.strategies (BENCHMARKS.md).
 DEFAULT_SUPPORT_THRESHOLD = 0.70
 
 

@@ -21,7 +21,7 @@ from service.generation.base import Generator
 from service.routes.disconnect import unless_disconnected
 from service.schemas import AskRequest, AskResponse, error_responses
 from service.settings import Settings
-from service.sse import answer_stream
+from service.web.sse import answer_stream
 
 router = APIRouter(tags=["answers"])
 

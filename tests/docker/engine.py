@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conftest import PROJECT
+from tests.paths import PROJECT
 
 # The Debian client that comes with the engine: it builds with BuildKit without buildx.
 DOCKER = shutil.which("docker", path="/usr/bin") or "docker"

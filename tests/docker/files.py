@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import PROJECT
+from tests.paths import PROJECT
 
 DOCKER = PROJECT / "docker"
 DOCKERFILE = DOCKER / "Dockerfile"

@@ -17,7 +17,6 @@ import pytest
 from indexes import IndexReader
 from ingest import IngestReport
 from service.settings import Settings
-from tests.conftest import PROJECT
 from tests.docker.files import (
     COMPOSE,
     DOCKER,
@@ -29,6 +28,7 @@ from tests.docker.files import (
     final_stage,
     interpolate,
 )
+from tests.paths import PROJECT
 
 PROFILES = {"cpu", "vllm", "llamacpp"}
 IMAGE_ENV = env(final_stage())

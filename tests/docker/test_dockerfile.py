@@ -17,8 +17,8 @@ import pytest
 from indexes import IndexReader
 from ingest import IngestReport
 from service.settings import Settings
-from tests.conftest import PROJECT
 from tests.docker.files import env, exec_form, final_stage, healthcheck, instructions
+from tests.paths import PROJECT
 from tests.servers import free_port, running
 
 SYLLABUS = Path(sys.executable).with_name("syllabus")

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import DEMO_CORPUS, PROJECT
 from tests.docker.engine import DOCKER, Built, base_image, build, docker, engine, inspect
+from tests.paths import DEMO_CORPUS, PROJECT
 from tests.servers import free_port
 
 pytestmark = pytest.mark.image

@@ -9,8 +9,9 @@ import pytest
 
 from eval import datasets
 from eval.datasets import DatasetError, Item
+from tests.paths import PROJECT
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "eval" / "examples" / "course-questions.jsonl"
+EXAMPLE = PROJECT / "eval" / "examples" / "course-questions.jsonl"
 
 
 def write_lines(path: Path, *lines: object) -> Path:

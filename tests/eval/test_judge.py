@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from eval.judge import Judge, verdict
 from service.generation.base import GenerationParams, Message
-from tests.conftest import FakeEmbedder
+from tests.fakes import FakeEmbedder
 
 
 class ScriptedJudge:

@@ -11,7 +11,6 @@ import json
 import re
 from collections import Counter
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +18,8 @@ import pytest
 from eval import datasets
 from eval.datasets import KINDS
 from ingest.loaders import load
+from tests.paths import PROJECT
 
-PROJECT = Path(__file__).resolve().parents[2]
 LEARNER = PROJECT / "eval" / "examples" / "learner-dev.jsonl"
 CORPUS = PROJECT / "corpus"
 _MARKUP = re.compile(r"[*`]")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eval.load import Outcome, is_loopback, main, plan, summary
+from eval.bench.load import Outcome, is_loopback, main, plan, summary
 
 
 def test_asks_are_spread_evenly_among_searches() -> None:

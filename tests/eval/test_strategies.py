@@ -7,8 +7,7 @@ import json
 import pytest
 
 from eval import squad
-from eval.calibration import best_dense, distribution
-from eval.strategies import (
+from eval.bench.strategies import (
     Record,
     acceptance_quality,
     accepted,
@@ -18,6 +17,7 @@ from eval.strategies import (
     simulate_auto,
     summarise,
 )
+from eval.calibration import best_dense, distribution
 from indexes import Chunk, Hit
 
 

@@ -14,7 +14,8 @@ import pytest
 from indexes import ChunkerParams, IndexCorrupt, IndexReader
 from indexes.versions import VersionedDir
 from ingest import Pipeline
-from tests.conftest import FakeEmbedder
+from tests.fakes import FakeEmbedder
+from tests.paths import PROJECT
 
 # Every file of a version whose damage was seen to stop the service (issue 16).
 FILES = [
@@ -161,7 +162,7 @@ _TRUNCATE_WHILE_SERVING = """
 import sys
 from pathlib import Path
 from indexes import IndexReader
-from tests.conftest import FakeEmbedder
+from tests.fakes import FakeEmbedder
 index = Path(sys.argv[1])
 reader = IndexReader(index, FakeEmbedder())
 version = reader.root / "versions" / "2"
@@ -178,7 +179,7 @@ def test_files_truncated_under_a_serving_reader_do_not_crash_it(tmp_path: Path) 
     # Memory-mapped, a truncated file kills the process with SIGBUS at its next read; a
     # course's files are small enough to be read whole (indexes.files.MAP_ABOVE_BYTES).
     index = _two_versions(tmp_path)
-    root = Path(__file__).parents[2]
+    root = PROJECT
     done = subprocess.run(
         [sys.executable, "-c", _TRUNCATE_WHILE_SERVING, str(index)],
         cwd=root,

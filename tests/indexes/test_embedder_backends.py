@@ -14,7 +14,7 @@ from indexes.manifest import read_manifest
 from indexes.versions import VersionedDir
 from ingest import Pipeline
 from service.settings import Settings
-from tests.conftest import FakeEmbedder
+from tests.fakes import FakeEmbedder
 
 PARAMS = ChunkerParams(chunk_tokens=100, overlap_tokens=0)
 

@@ -7,7 +7,7 @@ import pytest
 from indexes import ChunkerParams, EmbedderMismatch, IndexLocked, IndexNotFound, IndexReader
 from indexes.versions import VersionedDir
 from ingest import Pipeline
-from tests.conftest import FakeEmbedder
+from tests.fakes import FakeEmbedder
 
 
 def _ingest(folder: Path, index: Path, text: str) -> None:

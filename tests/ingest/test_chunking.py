@@ -9,7 +9,7 @@ import pytest
 from indexes import ChunkerParams
 from ingest.chunking import chunk_document, context_prefix
 from ingest.documents import Block, Document
-from tests.conftest import FakeEmbedder
+from tests.fakes import FakeEmbedder
 
 COUNT = FakeEmbedder().count_tokens
 

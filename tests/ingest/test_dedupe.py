@@ -7,7 +7,7 @@ import numpy as np
 from indexes import ChunkerParams, IndexReader
 from ingest import Pipeline
 from ingest.pipeline import embed_once
-from tests.conftest import FakeEmbedder
+from tests.fakes import FakeEmbedder
 
 PARAMS = ChunkerParams(chunk_tokens=120, overlap_tokens=16)
 

@@ -13,7 +13,7 @@ from ingest import Pipeline
 from ingest.documents import Document
 from ingest.failures import FAILURES_NAME, FailedFile, read_failures
 from ingest.parsing import InProcessParser, ParseBudget
-from tests.conftest import FakeEmbedder
+from tests.fakes import FakeEmbedder
 
 PARAMS = ChunkerParams(chunk_tokens=120, overlap_tokens=16)
 BROKEN = b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 9 0 R >> endobj\ntrailer garbage"

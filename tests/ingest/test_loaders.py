@@ -6,7 +6,7 @@ import pytest
 
 from ingest import LoadError
 from ingest.loaders import load
-from tests.conftest import pdf_bytes
+from tests.pdfs import pdf_bytes
 
 D2L_STYLE = """# Attention Pooling
 

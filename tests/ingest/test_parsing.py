@@ -18,7 +18,8 @@ from ingest import Pipeline
 from ingest.documents import Block, Document, LoadError
 from ingest.parse_worker import decode_answer, encode_document, encode_error
 from ingest.parsing import BudgetExceeded, ParseBudget, ParseInterrupted, ParseWorker
-from tests.conftest import FakeEmbedder, poison_pdf
+from tests.fakes import FakeEmbedder
+from tests.pdfs import poison_pdf
 
 PARAMS = ChunkerParams(chunk_tokens=120, overlap_tokens=16)
 NOTE = b"# Softmax\n\nSoftmax turns raw scores into probabilities that sum to one.\n"

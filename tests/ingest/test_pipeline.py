@@ -8,7 +8,7 @@ from indexes import ChunkerParams, IndexReader
 from indexes.manifest import read_manifest
 from indexes.versions import VersionedDir
 from ingest import Pipeline
-from tests.conftest import FakeEmbedder
+from tests.fakes import FakeEmbedder
 
 PARAMS = ChunkerParams(chunk_tokens=120, overlap_tokens=16)
 

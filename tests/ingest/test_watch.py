@@ -11,7 +11,7 @@ from indexes import ChunkerParams, IndexError_
 from indexes.versions import VersionedDir
 from ingest import IngestReport, Pipeline
 from ingest.watch import relevant, watch
-from tests.conftest import FakeEmbedder
+from tests.fakes import FakeEmbedder
 
 
 def _eventually(condition: Callable[[], bool], within: float = 20) -> None:

@@ -15,7 +15,7 @@ from indexes import IndexNotFound, IndexReader
 from ingest import IngestReport
 from integrations.client import HttpSearcher, LocalSearcher, SyllabusError, metadata
 from service.schemas import SearchHit, SearchResponse
-from tests.integrations.conftest import HNSW, LSTM, METADATA
+from tests.integrations.questions import HNSW, LSTM, METADATA
 
 HIT = SearchHit(
     chunk_id="c1",

@@ -24,7 +24,7 @@ from ingest import IngestReport
 from integrations.client import SyllabusError
 from integrations.langchain import SyllabusRetriever
 from service.schemas import AskResponse
-from tests.integrations.conftest import HNSW, LSTM, METADATA, QUANTIZATION
+from tests.integrations.questions import HNSW, LSTM, METADATA, QUANTIZATION
 from tests.service.llama_server import LlamaServer
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ from indexes import IndexReader
 from ingest import IngestReport
 from integrations.llamaindex import SyllabusRetriever
 from service.schemas import AskResponse
-from tests.integrations.conftest import HNSW, LSTM, METADATA, QUANTIZATION
+from tests.integrations.questions import HNSW, LSTM, METADATA, QUANTIZATION
 from tests.service.llama_server import LlamaServer
 
 pytestmark = pytest.mark.integration

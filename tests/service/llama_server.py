@@ -23,9 +23,8 @@ from typing import IO
 
 import httpx
 
+from tests.paths import PROJECT
 from tests.servers import free_port, stop
-
-PROJECT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 
 from service.schemas import AskResponse, ErrorBody, SearchResponse
 from service.settings import Settings
-from tests.service.conftest import AS_ADMIN, FakeGenerator, ingest_notes
+from tests.service.fakes import FakeGenerator, ingest_notes
+from tests.service.keys import AS_ADMIN
 
 
 def _ask(client: TestClient, question: str, **extra: object) -> AskResponse:

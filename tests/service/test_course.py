@@ -21,8 +21,9 @@ from service.course import COURSE_FILE, Courses
 from service.library import Library
 from service.schemas import CourseConfigResponse, ErrorBody
 from service.settings import Settings
-from tests.conftest import FakeEmbedder
-from tests.service.conftest import AS_ADMIN, NOTES, FakeGenerator, ingest_notes
+from tests.fakes import FakeEmbedder
+from tests.service.fakes import NOTES, FakeGenerator, ingest_notes
+from tests.service.keys import AS_ADMIN
 
 QUESTION = {"question": "How does Adam correct its bias?"}
 

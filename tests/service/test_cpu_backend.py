@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -19,8 +18,8 @@ from service.generation.native import (
     cpu_flags,
     load_cpu_backend,
 )
+from tests.paths import PROJECT
 
-PROJECT = Path(__file__).resolve().parents[2]
 ALL_VARIANTS = tuple(VARIANT_NEEDS)
 
 HASWELL = frozenset(["sse4_2", "avx", "f16c", "fma", "avx2", "bmi2"])

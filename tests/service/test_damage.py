@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from service.app import create_app
 from service.schemas import ErrorBody
 from service.settings import Settings
-from tests.conftest import FakeEmbedder
+from tests.fakes import FakeEmbedder
 from tests.indexes.test_damage import FILES
-from tests.service.conftest import FakeGenerator, ingest_notes
+from tests.service.fakes import FakeGenerator, ingest_notes
 
 ASK = {"question": "How does Adam correct its bias?"}
 

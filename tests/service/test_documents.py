@@ -14,8 +14,10 @@ from service.app import create_app
 from service.components import components_of
 from service.schemas import DocumentsResponse, ErrorBody, JobPublic
 from service.settings import Settings
-from tests.conftest import FakeEmbedder, pdf_bytes, poison_pdf
-from tests.service.conftest import AS_ADMIN, AS_ASKER, FakeGenerator, ingest_notes
+from tests.fakes import FakeEmbedder
+from tests.pdfs import pdf_bytes, poison_pdf
+from tests.service.fakes import FakeGenerator, ingest_notes
+from tests.service.keys import AS_ADMIN, AS_ASKER
 
 SOFTMAX = b"# Softmax\n\nSoftmax turns raw scores into probabilities that sum to one.\n"
 

@@ -12,8 +12,8 @@ from service.app import create_app
 from service.feedback import DAY_SECONDS, FEEDBACK_NAME, AnswerJournal, AnswerRecord
 from service.schemas import ErrorBody
 from service.settings import Settings
-from tests.conftest import FakeEmbedder
-from tests.service.conftest import FakeGenerator
+from tests.fakes import FakeEmbedder
+from tests.service.fakes import FakeGenerator
 
 QUESTION = {"question": "How does Adam correct its bias?"}
 
@@ -116,7 +116,7 @@ def test_the_store_holds_no_address_and_stays_bounded(tmp_path: Path) -> None:
 
 
 def test_a_flood_of_ratings_is_limited(tmp_path: Path) -> None:
-    from tests.service.conftest import ingest_notes
+    from tests.service.fakes import ingest_notes
 
     settings = Settings(data_dir=tmp_path / "collections", rate_limit_per_minute=1,
                         rate_limit_burst=3)  # fmt: skip
@@ -147,7 +147,7 @@ def test_with_the_question_log_off_only_rated_answers_reach_the_disk(
 def test_with_the_question_log_on_every_answer_is_logged_with_what_staff_read(
     tmp_path: Path, fake_generator: FakeGenerator
 ) -> None:
-    from tests.service.conftest import ingest_notes
+    from tests.service.fakes import ingest_notes
 
     settings = Settings(data_dir=tmp_path / "collections", question_log=True)
     ingest_notes(settings.data_dir)

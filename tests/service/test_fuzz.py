@@ -15,8 +15,9 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from service.app import create_app
 from service.settings import Settings
-from tests.conftest import FakeEmbedder
-from tests.service.conftest import ADMIN_KEY, AS_ADMIN, FakeGenerator, ingest_notes
+from tests.fakes import FakeEmbedder
+from tests.service.fakes import FakeGenerator, ingest_notes
+from tests.service.keys import ADMIN_KEY, AS_ADMIN
 
 # Per endpoint and mode: a short run by default; FUZZ_EXAMPLES=150 for a long one.
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))

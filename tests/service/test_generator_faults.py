@@ -13,8 +13,8 @@ from service.app import create_app
 from service.generation import OpenAIGenerator
 from service.schemas import AskResponse, ErrorBody
 from service.settings import Settings
-from tests.conftest import FakeEmbedder
-from tests.service.conftest import ingest_notes
+from tests.fakes import FakeEmbedder
+from tests.service.fakes import ingest_notes
 
 REPLY = "Bias correction divides each average by one minus beta to the power t [1]."
 QUESTION = {"question": "How does Adam bias correction work with beta to the power t?"}

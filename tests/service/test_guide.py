@@ -13,8 +13,8 @@ from service.app import create_app
 from service.course import Courses
 from service.schemas import AskResponse
 from service.settings import Settings
-from tests.conftest import FakeEmbedder
-from tests.service.conftest import FakeGenerator, ingest_notes
+from tests.fakes import FakeEmbedder
+from tests.service.fakes import FakeGenerator, ingest_notes
 
 NOTES = {
     "fine-tuning.md": "# Fine-tuning\n\n## Memory\n\nFull fine-tuning updates every weight. "

@@ -22,8 +22,9 @@ from service.insights import Insights, gather, topics
 from service.insights_report import neutral, run_insights, write_report
 from service.schemas import ErrorBody
 from service.settings import Settings
-from tests.conftest import FakeEmbedder
-from tests.service.conftest import AS_ADMIN, AS_ASKER, ingest_notes
+from tests.fakes import FakeEmbedder
+from tests.service.fakes import ingest_notes
+from tests.service.keys import AS_ADMIN, AS_ASKER
 
 NOW = datetime(2024, 3, 20, 12, 0, tzinfo=UTC).timestamp()
 RLHF = [

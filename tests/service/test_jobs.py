@@ -9,7 +9,7 @@ from pathlib import Path
 from indexes import ChunkerParams, DataRoot
 from ingest import Pipeline
 from service.jobs import Jobs, Work
-from tests.conftest import FakeEmbedder
+from tests.fakes import FakeEmbedder
 
 
 def test_queued_jobs_are_never_forgotten_finished_ones_are(tmp_path: Path) -> None:

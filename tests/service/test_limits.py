@@ -10,20 +10,14 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr, ValidationError
 
 from service.app import create_app
-from service.auth import Keyring, bearer_token
 from service.errors import RateLimited, Unauthorized
-from service.ratelimit import RateLimiter
 from service.schemas import ErrorBody
 from service.settings import Settings
-from tests.conftest import FakeEmbedder
-from tests.service.conftest import (
-    ADMIN_KEY,
-    AS_ADMIN,
-    AS_ASKER,
-    ASK_KEY,
-    FakeGenerator,
-    ingest_notes,
-)
+from service.web.auth import Keyring, bearer_token
+from service.web.ratelimit import RateLimiter
+from tests.fakes import FakeEmbedder
+from tests.service.fakes import FakeGenerator, ingest_notes
+from tests.service.keys import ADMIN_KEY, AS_ADMIN, AS_ASKER, ASK_KEY
 
 QUESTION = {"question": "How does Adam bias correction work?"}
 CHAT = {"model": "default", "messages": [{"role": "user", "content": "What is LoRA's rank r?"}]}

@@ -10,8 +10,8 @@ from indexes import Chunk
 from service.app import create_app
 from service.links import SourceLinks, heading_anchor
 from service.settings import Settings
-from tests.conftest import FakeEmbedder
-from tests.service.conftest import FakeGenerator, ingest_notes
+from tests.fakes import FakeEmbedder
+from tests.service.fakes import FakeGenerator, ingest_notes
 
 SITE = {
     "default": {

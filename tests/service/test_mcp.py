@@ -1,7 +1,7 @@
 """The MCP endpoint in process, on the fake-embedded notes: the API's messages for bad
 arguments, its keys, limits and collection rules, and refusals at the HTTP layer.
 
-The official client over both real transports is in tests/integration/test_mcp.py;
+The official client over both real transports is in tests/e2e/test_mcp.py;
 here JSON-RPC goes to /mcp as a client would send it, through the app's HTTP stack.
 """
 
@@ -23,8 +23,9 @@ from service.components import components_of
 from service.mcp_server import LOCAL, build_server
 from service.schemas import AskResponse, SearchResponse
 from service.settings import Settings
-from tests.conftest import FakeEmbedder
-from tests.service.conftest import AS_ADMIN, AS_ASKER, FakeGenerator, ingest_notes
+from tests.fakes import FakeEmbedder
+from tests.service.fakes import FakeGenerator, ingest_notes
+from tests.service.keys import AS_ADMIN, AS_ASKER
 
 HEADERS = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-11-25"}
 QUESTION = {"question": "How does Adam bias correction work?"}

@@ -30,7 +30,7 @@ from service.generation.models import (
     resolve_model_path,
 )
 from service.settings import Settings
-from tests.conftest import PROJECT
+from tests.paths import PROJECT
 
 CHUNKS = [b"GGUF" + bytes(range(256)) * 20, bytes(range(255, -1, -1)) * 31, b"tail" * 123]
 

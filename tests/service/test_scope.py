@@ -13,8 +13,8 @@ from indexes import IndexReader
 from service.app import create_app
 from service.schemas import ErrorBody
 from service.settings import Settings
-from tests.conftest import FakeEmbedder
-from tests.service.conftest import FakeGenerator, ingest_notes
+from tests.fakes import FakeEmbedder
+from tests.service.fakes import FakeGenerator, ingest_notes
 
 COURSE = {
     "week1/adam.md": "# Adam\n\n## Bias correction\n\nAdam divides each moving average by one "

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from service.settings import Settings
-from tests.conftest import PROJECT
+from tests.paths import PROJECT
 
 
 def test_every_setting_is_documented_in_the_readme() -> None:

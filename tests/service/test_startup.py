@@ -11,8 +11,8 @@ from eval.bench.coldstart import parse_startup
 from service.app import create_app
 from service.components import components_of
 from service.settings import Settings
-from tests.conftest import FakeEmbedder
-from tests.service.conftest import FakeGenerator, ingest_notes
+from tests.fakes import FakeEmbedder
+from tests.service.fakes import FakeGenerator, ingest_notes
 
 
 def test_ready_means_every_collection_is_open_and_the_log_says_what_it_cost(

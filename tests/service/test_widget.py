@@ -16,8 +16,9 @@ from service.app import create_app
 from service.routes.widget import WIDGET_DIR
 from service.schemas import ErrorBody
 from service.settings import Settings
-from tests.conftest import PROJECT, FakeEmbedder
-from tests.service.conftest import FakeGenerator, ingest_notes
+from tests.fakes import FakeEmbedder
+from tests.paths import PROJECT
+from tests.service.fakes import FakeGenerator, ingest_notes
 
 COURSE = "https://course.example.org"
 PREFLIGHT = {

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Response, Route, expect
 
 from service.answering import NOT_COVERED
-from tests.widget.conftest import CITE, Chat, events
+from tests.widget.browser import CITE, Chat, events
 
 pytestmark = pytest.mark.integration
 

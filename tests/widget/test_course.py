@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.widget.conftest import COURSE, Chat, Site, serve_widget
+from tests.widget.browser import COURSE, Chat, Site, serve_widget
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from service.feedback import AnswerJournal
-from tests.widget.conftest import Chat
+from tests.widget.browser import Chat
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from indexes import DocumentRecord
 from service.feedback import AnswerJournal, AnswerRecord, Cited
 from service.insights import gather
 from service.insights_report import write_report
-from tests.conftest import FakeEmbedder
+from tests.fakes import FakeEmbedder
 
 IMG = '<img src=x onerror="window.__pwned=1">'
 SCRIPT = "<script>window.__pwned=2</script>"

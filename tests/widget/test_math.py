@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from tests.widget.conftest import CITE, Chat, ScriptedStream, Site, serve_widget
+from tests.widget.browser import CITE, Chat, ScriptedStream, Site, serve_widget
 
 pytestmark = pytest.mark.integration
 

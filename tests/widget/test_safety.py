@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.widget.conftest import IMG_PAYLOAD, SCRIPT_PAYLOAD, Chat, Site
+from tests.widget.browser import IMG_PAYLOAD, SCRIPT_PAYLOAD, Chat, Site
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from tests.widget.conftest import CITE, Chat, ScriptedStream, Site, serve_widget
+from tests.widget.browser import CITE, Chat, ScriptedStream, Site, serve_widget
 
 pytestmark = pytest.mark.integration
 

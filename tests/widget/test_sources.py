@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.widget.conftest import CITE, Chat, ScriptedStream, Site, serve_widget
+from tests.widget.browser import CITE, Chat, ScriptedStream, Site, serve_widget
 
 pytestmark = pytest.mark.integration
 

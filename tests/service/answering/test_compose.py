@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from indexes import Embedder
 from service.answering.compose import (
     Unit,
@@ -15,7 +13,8 @@ from service.answering.compose import (
     mentions,
     paragraphs,
 )
-from tests.conftest import FakeEmbedder
+from tests.fakes import FakeEmbedder
+from tests.paths import DEMO_CORPUS
 from tests.service.answering.helpers import hit
 
 GATES = (
@@ -102,7 +101,7 @@ def test_the_unit_is_quoted_beneath_an_answer_only_when_it_says_more() -> None:
 
 def _section(note: str, heading: str) -> str:
     """The text under ``## heading`` in one of the demo notes, read in place."""
-    text = (Path(__file__).parents[3] / "corpus" / note).read_text(encoding="utf-8")
+    text = (DEMO_CORPUS / note).read_text(encoding="utf-8")
     return text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0].strip()
 
 

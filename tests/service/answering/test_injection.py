@@ -4,7 +4,6 @@ as grounded, and extractive answers never quote the instruction."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,8 +14,9 @@ from service.answering.injection import StreamGate, addresses_the_model, as_evid
 from service.app import create_app
 from service.schemas import AskResponse
 from service.settings import Settings
-from tests.conftest import FakeEmbedder
-from tests.service.conftest import FakeGenerator, ingest_notes
+from tests.fakes import FakeEmbedder
+from tests.paths import DEMO_CORPUS
+from tests.service.fakes import FakeGenerator, ingest_notes
 
 INJECTED = {
     "clipping.md": "# Gradient clipping\n\nGradient clipping rescales the gradient when its "
@@ -103,7 +103,7 @@ def test_whatever_its_wording_a_planted_sentence_is_out_of_place(planted: str) -
 
 
 def test_course_text_is_in_place_and_a_link_is_quoted_when_asked_for() -> None:
-    notes = Path(__file__).parents[3] / "corpus"
+    notes = DEMO_CORPUS
     sentences = [
         s
         for note in sorted(notes.glob("*.md"))

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from service.answering.vectors import SentenceVectors
 from service.app import create_app
 from service.settings import Settings
-from tests.conftest import FakeEmbedder
-from tests.service.conftest import FakeGenerator, ingest_notes
+from tests.fakes import FakeEmbedder
+from tests.service.fakes import FakeGenerator, ingest_notes
 
 
 class RecordingEmbedder(FakeEmbedder):

@@ -6,7 +6,7 @@ import pytest
 
 from service.answering.decide import terms
 from service.answering.verify import GroundingChecker, _pairs, swapped_terms, unsupported_terms
-from tests.conftest import FakeEmbedder
+from tests.fakes import FakeEmbedder
 
 ADAM = (
     "Adam keeps an exponential moving average of the gradient and of its square. "

@@ -1,6 +1,6 @@
 """Latency of the running service over HTTP: /v1/ask (streamed) and /v1/search.
 
-Run: ``python -m eval.service_bench [--url http://127.0.0.1:8000] [--rounds N]``
+Run: ``python -m eval.bench.latency [--url http://127.0.0.1:8000] [--rounds N]``
 against a ``syllabus serve`` over the demo corpus.  First content is when
 the ``draft`` (or a first ``token``) arrives, time to first token when the first
 ``token`` event does (asks whose answer streamed tokens); total is when ``done`` arrives.

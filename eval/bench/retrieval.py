@@ -11,8 +11,8 @@ builds them in a temporary folder instead).
 
 Tune on dev, then report the one chosen setting on test::
 
-    python -m eval.retrieval --split dev --out var/bench/dev.json
-    python -m eval.retrieval --split test --chunk-tokens 200 --fusion 1:1.5:10
+    python -m eval.bench.retrieval --split dev --out var/bench/dev.json
+    python -m eval.bench.retrieval --split test --chunk-tokens 200 --fusion 1:1.5:10
 
 ``--backend onnx-int8`` embeds passages and questions with the int8 model;
 ``--query-backend`` embeds the questions with another backend than the index's.
@@ -21,7 +21,6 @@ Tune on dev, then report the one chosen setting on test::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import random
@@ -38,8 +37,9 @@ import numpy as np
 import numpy.typing as npt
 
 from eval import squad
+from eval.bench.retrieval_report import Report, Result, markdown
 from eval.metrics import MRR_K, Gold, first_relevant_rank, summary
-from eval.report import Report, Result, markdown
+from eval.squad import IndexRun, build_index
 from indexes import (
     ChunkerParams,
     Embedder,
@@ -49,7 +49,6 @@ from indexes import (
     SentenceTransformerEmbedder,
 )
 from indexes.embedder import BACKENDS
-from ingest import Pipeline
 from service.paths import MODELS_DIR
 
 log = logging.getLogger(__name__)
@@ -59,20 +58,6 @@ CHUNK_SIZES = (128, 200, 254)
 OVERLAP_TOKENS = 32
 LEXICAL_RATIOS = (0.5, 0.75, 1.0, 1.5, 2.0)
 RRF_KS = (10, 60)
-
-
-@dataclass(frozen=True, slots=True)
-class IndexRun:
-    """One chunk size's index, open for searching, and how long it took to get."""
-
-    chunk_tokens: int
-    reader: IndexReader
-    build_seconds: float
-
-    def summary(self) -> dict[str, Any]:
-        manifest = self.reader.manifest.model_dump()
-        manifest.pop("documents")  # per-file hashes; the data file's hash is recorded instead
-        return {**manifest, "build_seconds": self.build_seconds}
 
 
 def fusion_grid() -> list[FusionWeights]:
@@ -117,40 +102,6 @@ def load_workload(data: Path, name: squad.Split, limit: int | None, embedder: Em
     seconds = time.perf_counter() - started
     log.info("embedded %d questions in %.1fs", len(questions), seconds)
     return Workload(articles, questions, vectors, seconds)
-
-
-def code_version() -> str:
-    """A short hash of the ingestion and index code, so a changed chunker misses the cache.
-
-    (The pipeline skips files whose content is unchanged, whatever code chunked them.)
-    """
-    digest = hashlib.sha256()
-    for package in ("ingest", "indexes"):
-        for path in sorted((squad.PROJECT_ROOT / package).rglob("*.py")):
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:8]
-
-
-def build_index(
-    articles: list[squad.Article],
-    folder: Path,
-    params: ChunkerParams,
-    embedder: Embedder,
-    query_embedder: Embedder | None = None,
-) -> IndexRun:
-    """Ingest the articles under ``folder`` (a no-op when the cached index is current)."""
-    started = time.perf_counter()
-    documents = folder / "docs"
-    squad.write_documents(articles, documents)
-    backend = "" if embedder.backend == "torch" else f"-{embedder.backend}"
-    name = f"index-c{params.chunk_tokens}-o{params.overlap_tokens}{backend}-{code_version()}"
-    root = folder / name
-    report = Pipeline(embedder, params).run([documents], root)
-    if report.failed:
-        raise RuntimeError(f"ingestion failed: {report.failed}")
-    log.info("index %s: %d chunks embedded in %.1fs", root, report.chunks_embedded, report.seconds)
-    reader = IndexReader(root, query_embedder or embedder)
-    return IndexRun(params.chunk_tokens, reader, time.perf_counter() - started)
 
 
 def evaluate(
@@ -217,7 +168,7 @@ def latency(
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m eval.retrieval",
+        prog="python -m eval.bench.retrieval",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -22,8 +22,8 @@ from pydantic import SecretStr
 from service.app import create_app
 from service.schemas import JobPublic
 from service.settings import Settings
-from tests.conftest import pdf_bytes, pdf_file
-from tests.service.conftest import FakeGenerator
+from tests.pdfs import pdf_bytes, pdf_file
+from tests.service.fakes import FakeGenerator
 
 pytestmark = pytest.mark.integration
 

@@ -29,7 +29,8 @@ from mcp.client.streamable_http import streamable_http_client
 from indexes import IndexReader
 from ingest import IngestReport
 from service.schemas import AskResponse, SearchResponse
-from tests.conftest import DEMO_CORPUS, build_index
+from tests.indexing import build_index
+from tests.paths import DEMO_CORPUS
 from tests.servers import serving
 
 pytestmark = pytest.mark.integration

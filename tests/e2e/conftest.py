@@ -10,7 +10,7 @@ import pytest
 from indexes import IndexReader
 from ingest import IngestReport
 from service.generation.models import DEFAULT_MODEL
-from tests.conftest import build_index
+from tests.indexing import build_index
 from tests.servers import serving
 
 

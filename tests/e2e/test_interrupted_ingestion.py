@@ -17,7 +17,7 @@ from indexes.store import STORE_NAME, ChunkStore
 from indexes.versions import VersionedDir
 from ingest import Pipeline
 from service.settings import Settings
-from tests.conftest import DEMO_CORPUS
+from tests.paths import DEMO_CORPUS
 
 SYLLABUS = [sys.executable, "-m", "service.cli"]
 

@@ -1,6 +1,6 @@
 """Load test of a running service on this machine: many clients at once, bounded.
 
-Run: ``python -m eval.load --url http://127.0.0.1:8000 [--searches 5000] [--asks 200]
+Run: ``python -m eval.bench.load --url http://127.0.0.1:8000 [--searches 5000] [--asks 200]
 [--concurrency 32] [--max-seconds 600] [--out FILE]`` against a ``syllabus serve`` with
 rate limits off (``SYLLABUS_RATE_LIMIT_PER_MINUTE=0``: every client here shares one
 address).  ``--concurrency`` clients send the ``/v1/search`` and ``/v1/ask`` requests,
@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from eval.service_bench import QUESTIONS
+from eval.bench.latency import QUESTIONS
 
 _MEMORY_METRIC = "process_resident_memory_bytes"
 

@@ -10,11 +10,11 @@ question for the three on two CPU cores); ``rescore`` recomputes such a
 report from the per-question records it keeps.  Choose on dev; on test,
 pass the chosen values::
 
-    python -m eval.answers calibrate --split dev
-    python -m eval.answers strategies --split dev --sample 60 --abstain-threshold 0.3
-    python -m eval.answers rescore var/bench/answers-strategies-dev.json
-    python -m eval.answers calibrate --split test --threshold 0.3
-    python -m eval.answers strategies --split test --strategy extractive --sample 150
+    python -m eval.bench.squad_answers calibrate --split dev
+    python -m eval.bench.squad_answers strategies --split dev --sample 60 --abstain-threshold 0.3
+    python -m eval.bench.squad_answers rescore var/bench/answers-strategies-dev.json
+    python -m eval.bench.squad_answers calibrate --split test --threshold 0.3
+    python -m eval.bench.squad_answers strategies --split test --strategy extractive --sample 150
 
 Reports go to ``var/bench/answers-<command>-<split>.json`` and ``.md``.
 """
@@ -33,8 +33,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from eval import calibration, squad, strategies
-from eval.report import git_commit, write_report
+from eval import calibration, squad
+from eval.bench import strategies
+from eval.provenance import git_commit, write_report
 from indexes import DataRoot, IndexError_, SentenceTransformerEmbedder
 from service.answering import Answerer, AnswerPolicy, Strategy
 from service.generation.factory import build_generator
@@ -204,7 +205,7 @@ def _strategies_markdown(report: dict[str, Any]) -> str:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m eval.answers",
+        prog="python -m eval.bench.squad_answers",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from indexes import IndexReader
 from ingest import IngestReport
 from service.cli import app
-from tests.conftest import PROJECT
+from tests.paths import PROJECT
 
 EXAMPLE = PROJECT / "eval" / "examples" / "course-questions.jsonl"
 ARTIFACTS = PROJECT / "var" / "test-artifacts" / "eval"

@@ -1,6 +1,6 @@
 """Ingestion and search figures for BENCHMARKS.md.
 
-Run: ``python -m eval.ingest_bench [--out FILE.json]``.  Ingests the demo
+Run: ``python -m eval.bench.ingestion [--out FILE.json]``.  Ingests the demo
 ``corpus/`` and ``../shared/corpus`` (read in place) into fresh indexes with
 the real embedder, then measures re-ingestion with nothing changed, the
 index size on disk, and warm ``search`` latency (query embedding included).

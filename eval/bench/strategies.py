@@ -12,7 +12,7 @@ The strategies run one after the other over the same questions in the same
 order.  llama.cpp reuses the longest prompt prefix it evaluated last, and the
 reused cache changes greedy output slightly, so the generated text depends on
 the previous request; with the same order, ``generative`` and ``auto`` see
-the same history and generate the same text (``eval.answers`` checks this).
+the same history and generate the same text (``eval.bench.squad_answers`` checks this).
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ from indexes.versions import STAGING_PREFIX
 from ingest import Pipeline
 from service.schemas import DocumentsResponse, JobPublic
 from service.settings import Settings
-from tests.conftest import DEMO_CORPUS
-from tests.integration.test_interrupted_ingestion import _assert_consistent
+from tests.e2e.test_interrupted_ingestion import _assert_consistent
+from tests.paths import DEMO_CORPUS
 from tests.servers import free_port, running, syllabus_serve
 
 pytestmark = pytest.mark.integration

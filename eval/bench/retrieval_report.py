@@ -1,22 +1,18 @@
-"""Benchmark reports: results per configuration, the choice among them, and the record.
+"""The retrieval benchmark's report: results per configuration, the choice among them.
 
-A report's JSON records the metrics, the configuration behind each row, the
-manifests of the indexes searched, the data file's hash and the git commit,
-so that a number in BENCHMARKS.md can be traced back to what produced it.
+Its JSON records the metrics, the configuration behind each row, the manifests of
+the indexes searched, the data file's hash and the git commit (``eval.provenance``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import subprocess
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from eval.metrics import MRR_K
-from eval.squad import PROJECT_ROOT
+from eval.provenance import git_commit, sha256_file
 from indexes import FusionWeights
 
 METRIC_NAMES = ("hit@1", "hit@3", "hit@5", f"mrr@{MRR_K}")
@@ -82,7 +78,7 @@ class Report:
     def as_json(self) -> dict[str, Any]:
         return {
             "split": self.split,
-            "data": {"path": str(self.data), "sha256": _sha256(self.data)},
+            "data": {"path": str(self.data), "sha256": sha256_file(self.data)},
             "git_commit": git_commit(),
             "questions": {"evaluated": self.questions, "sampled": self.sampled},
             "question_embedding_seconds": self.embed_seconds,
@@ -92,34 +88,6 @@ class Report:
             "indexes": self.indexes,
             "wall_seconds": self.wall_seconds,
         }
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def write_report(report: dict[str, Any], text: str, out: Path) -> None:
-    """The JSON report at ``out`` and its markdown beside it (``.md``)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    out.with_suffix(".md").write_text(text + "\n", encoding="utf-8")
-
-
-def git_commit() -> str | None:
-    """HEAD of the project, with ``+dirty`` when the work tree has changes."""
-    try:
-        head = _git("rev-parse", "HEAD")
-        dirty = _git("status", "--porcelain", "--untracked-files=no")
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return f"{head}+dirty" if dirty else head
-
-
-def _git(*args: str) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip()
 
 
 def markdown(results: Sequence[Result], chosen: Result | None = None) -> str:
