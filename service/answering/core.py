@@ -36,6 +36,7 @@ from service.answering.prompt import (
     is_refusal,
     may_become_refusal,
     without_trailing_refusal,
+    without_unfinished_end,
 )
 from service.answering.retrieve import Question, Retrieval, citation, retrieve
 from service.answering.vectors import SentenceVectors
@@ -269,6 +270,8 @@ class Answerer:
                 yield Event("token", {"text": shown})
         whole = "".join(pieces)
         generated = whole.strip()
+        if len(pieces) >= self._params(run).max_tokens:  # a piece is at least one token
+            generated = without_unfinished_end(generated)
         refused = is_refusal(generated)
         if not refused and (rest := gate.finish(whole)):
             yield Event("token", {"text": rest})

@@ -189,6 +189,18 @@ def may_become_refusal(text: str) -> bool:
 _TRAILING_REFUSAL = re.compile(r"(?<=[.!?\])$])\s*[*\"']*NOT COVERED[\s*\"'.!]*$", re.I)
 
 
+# A sentence's end: its stop, the citations and closing marks after it, then a space and
+# no lower-case word ("e.g. the rank" goes on) or the end of the text.
+_SENTENCE_END = re.compile(r"[.!?](?:\s*\[\d+(?:\s*,\s*\d+)*\])*[\"')\]*]*(?=\s+[^\sa-z]|\s*$)")
+
+
+def without_unfinished_end(text: str) -> str:
+    """An answer the token limit cut off, back to the end of its last whole sentence
+    (as it is when it has none): "... to the power t [1]. At \\( x = 1" loses "At ..."."""
+    ends = list(_SENTENCE_END.finditer(text))
+    return text[: ends[-1].end()].rstrip() if ends else text
+
+
 def without_trailing_refusal(text: str) -> str:
     """An answer without the refusal it ends with, when something precedes it."""
     head = _TRAILING_REFUSAL.sub("", text)

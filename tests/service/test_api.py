@@ -9,8 +9,10 @@ import threading
 import pytest
 from fastapi.testclient import TestClient
 
+from service.app import create_app
 from service.schemas import AskResponse, ErrorBody, SearchResponse
 from service.settings import Settings
+from tests.fakes import FakeEmbedder
 from tests.service.fakes import FakeGenerator, ingest_notes
 from tests.service.keys import AS_ADMIN
 
@@ -44,6 +46,26 @@ def test_an_unsupported_answer_falls_back_to_cited_passage_sentences(
     assert "penguins" in (answer.grounding.rejected_answer or "")  # kept for review
     assert "[" in answer.answer and answer.citations
     assert all(c.source.endswith("adam.md") for c in answer.citations)
+
+
+def test_an_answer_cut_off_by_the_token_limit_ends_at_its_last_whole_sentence(
+    settings: Settings, fake_generator: FakeGenerator
+) -> None:
+    # 16 pieces (one a word) against a limit of 16 tokens: the model was stopped mid-way.
+    fake_generator.reply = (
+        "Bias correction divides each average by one minus beta to the power t [1]. Then Adam"
+    )
+    limited = settings.model_copy(update={"max_answer_tokens": 16})
+    ingest_notes(limited.data_dir)
+    app = create_app(limited, embedder=FakeEmbedder(), generator=fake_generator)
+    with TestClient(app) as client:
+        cut = _ask(client, "What does Adam bias correction divide by?")
+        assert cut.mode == "generative"
+        assert cut.answer.endswith("the power t [1].")
+        # Within the limit, nothing is taken away.
+        fake_generator.reply = "Bias correction divides each average by one minus beta [1]. So"
+        whole = _ask(client, "What does Adam bias correction divide by?")
+        assert "[1]. So" in whole.answer
 
 
 def test_an_answer_with_no_supported_sentence_is_abstained(
