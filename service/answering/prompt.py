@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from service.answering.guide import GUIDE_SYSTEM
 from service.generation.base import Message
 from service.schemas import AnswerStyle
+from service.text import CITATION
 
 # Small models over-refuse when told at length when to refuse ("The course materials do not
 # cover this." for 4 of 17 covered questions with the old prompt): the refusal is one short
@@ -191,7 +192,7 @@ _TRAILING_REFUSAL = re.compile(r"(?<=[.!?\])$])\s*[*\"']*NOT COVERED[\s*\"'.!]*$
 
 # A sentence's end: its stop, the citations and closing marks after it, then a space and
 # no lower-case word ("e.g. the rank" goes on) or the end of the text.
-_SENTENCE_END = re.compile(r"[.!?](?:\s*\[\d+(?:\s*,\s*\d+)*\])*[\"')\]*]*(?=\s+[^\sa-z]|\s*$)")
+_SENTENCE_END = re.compile(rf"[.!?](?:{CITATION.pattern})*[\"')\]*]*(?=\s+[^\sa-z]|\s*$)")
 
 
 def without_unfinished_end(text: str) -> str:
