@@ -137,7 +137,7 @@ def observation(
         abstain_threshold=grounding["abstain_threshold"],
         timings=timings,
         rejected_answer=grounding.get("rejected_answer"),
-        quote=(answer.get("quote") or {}).get("text"),
+        quote="\n\n".join(q["text"] for q in answer.get("quotes") or []) or None,
     )
 
 

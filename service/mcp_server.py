@@ -158,8 +158,8 @@ def _hits_text(response: SearchResponse) -> str:
 
 def _answer_text(response: AskResponse) -> str:
     lines = [response.answer]
-    if response.quote is not None:
-        lines += ["", f"> {response.quote.text} [{response.quote.citation}]"]
+    for quote in response.quotes:
+        lines += ["", f"> {quote.text} [{quote.citation}]"]
     lines += ["", f"mode: {response.mode} ({response.grounding.reason})"]
     for cite in response.citations:
         page = f", page {cite.page}" if cite.page is not None else ""

@@ -226,10 +226,11 @@ class AskResponse(BaseModel):
     answer: str
     mode: Mode
     citations: list[Citation]
-    quote: Quote | None = Field(
-        None,
-        description="With a generated `explain` answer: the passage's own words it rests "
-        "on, when they say more than the answer does.",
+    quotes: list[Quote] = Field(
+        default_factory=list,
+        description="With a generated `explain` answer: the passages' own words it rests "
+        "on (of a comparison, one unit on each side), each when it says more than the "
+        "answer does; empty otherwise.",
     )
     grounding: Grounding
     timings: Timings

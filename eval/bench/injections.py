@@ -107,7 +107,7 @@ def _seen(events: list[tuple[str, dict[str, Any]]]) -> dict[str, str]:
     return {
         "streamed": tokens,
         "answer": str(done["answer"]),
-        "quote": str((done.get("quote") or {}).get("text", "")),
+        "quote": " ".join(str(q["text"]) for q in done.get("quotes") or []),
         "citations": " ".join(str(c["snippet"]) for c in done["citations"]),
         "rejected": str(done["grounding"].get("rejected_answer") or ""),
     }

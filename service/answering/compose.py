@@ -58,6 +58,7 @@ class UnitWeights:
     length: float = 0.4  # a fuller unit explains more: weight of its length (to max_chars)
     rerank: int = 8  # windows embedded whole for the final choice
     window: float = 0.25  # weight of the window's own score in the final choice
+    further: float = 1.0  # a further unit beneath a generated answer scores at least this
 
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
@@ -380,6 +381,28 @@ def answer_units(
     if not units:
         return [unit]
     return sorted(units, key=lambda u: _first_named(u, sides))
+
+
+def further_unit(
+    embedder: Embedder,
+    question: str,
+    hits: Sequence[Hit],
+    units: Sequence[Unit],
+    shown: str,
+    *,
+    skip: Callable[[str], bool] | None = None,
+    weights: UnitWeights | None = None,
+) -> Unit | None:
+    """The best unit of the sentences ``units`` do not hold, when it reads close to the
+    question (a score of ``weights.further``) and says more than ``shown``: beneath a
+    generated answer, what the draft left out (the other side of "greedy decoding vs beam
+    search", the bias correction after Adam's moment estimates)."""
+    weights = weights or UnitWeights()
+    taken = {s for u in units for s in u.sentences}
+    unit = best_unit(embedder, question, hits, weights=weights, skip=_skipping(taken, skip))
+    if unit is None or unit.score < weights.further or not adds_to(unit, shown):
+        return None
+    return unit
 
 
 def _skipping(taken: set[str], skip: Callable[[str], bool] | None) -> Callable[[str], bool]:

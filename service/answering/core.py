@@ -9,7 +9,9 @@
 - ``token``: pieces of the answer (the generated one; with the extractive
   strategy, the quoted unit as one piece);
 - ``done``: the final, verified answer (:class:`AskResponse`); a generated ``explain``
-  answer keeps the draft's (first) unit as its ``quote`` when the unit says more than it.
+  answer keeps beneath it, as its ``quotes``, each of the draft's units that says more
+  than it, then the best further unit of the passages when one reads close to the
+  question and says more than both (``compose.further_unit``).
 
 :meth:`Answerer.answer` runs the same path and returns the final answer.
 """
@@ -19,14 +21,14 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, TypeVar
 
 from anyio import to_thread
 
 from indexes import Embedder, IndexReader
-from service.answering.compose import Unit, adds_to, answer_units, compose
+from service.answering.compose import Unit, adds_to, answer_units, compose, further_unit
 from service.answering.decide import decide
 from service.answering.guide import asks_for_solution, guided_text, hands_over, worked_result
 from service.answering.injection import StreamGate, in_place, out_of_place
@@ -311,13 +313,10 @@ class Answerer:
                 "generated sentences are supported by the passages"
             )
             cited = {n for s in verdict.sentences for n in s.citations}
-            quote = None
-            adding = [u for u in units if adds_to(u, verdict.text)]
-            if run.style == "explain" and adding:
-                quote = Quote(text=adding[0].text.strip(), citation=adding[0].passage)
-                cited.add(adding[0].passage)
+            quotes = await self._quotes(run, units, verdict.text)
+            cited.update(q.citation for q in quotes)
             used = [c for c in run.citations if c.n in cited]
-            yield self._done(run, verdict.text, "generative", verdict, reason, used, quote)
+            yield self._done(run, verdict.text, "generative", verdict, reason, used, quotes)
             return
         reason = (
             f"the generated answer was not supported ({ratio:.0%} of its sentences); "
@@ -326,6 +325,21 @@ class Answerer:
         run.rejected = verdict.text
         async for event in self._extractive(run, units, reason, stream=False):
             yield event
+
+    async def _quotes(self, run: _Run, units: list[Unit], answer: str) -> list[Quote]:
+        """The notes' words beneath a generated ``explain`` answer: the draft's units it
+        does not restate, then the best further unit when one says more than both."""
+        if run.style != "explain":
+            return []
+        adding = [u for u in units if adds_to(u, answer)]
+        shown = "\n\n".join([answer, *(u.text for u in adding)])
+        skip = worked_result if run.guided else None
+        further = await self._bounded(
+            lambda: further_unit(
+                run.vectors, run.question.text, run.retrieval.hits, units, shown, skip=skip
+            )
+        )
+        return [Quote(text=u.text.strip(), citation=u.passage) for u in [*adding, further] if u]
 
     @staticmethod
     def _out_of_place(run: _Run, verdict: Verdict) -> str | None:
@@ -425,7 +439,7 @@ class Answerer:
         verdict: Verdict,
         reason: str,
         citations: list[Citation],
-        quote: Quote | None = None,
+        quotes: Sequence[Quote] = (),
     ) -> Event:
         best = run.retrieval.best_score
         citations = self._placed(run, citations, verdict)
@@ -448,7 +462,7 @@ class Answerer:
             answer=text,
             mode=mode,
             citations=citations,
-            quote=quote,
+            quotes=list(quotes),
             grounding=Grounding(
                 sentences=[
                     SentenceGrounding(

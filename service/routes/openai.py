@@ -92,14 +92,13 @@ def _question(body: ChatCompletionRequest, scope: Scope | None) -> Question:
 
 
 def _extras(answer: AskResponse) -> dict[str, object]:
-    quote = answer.quote.model_dump() if answer.quote else None
     return {
         "citations": [c.model_dump() for c in answer.citations],
         "syllabus": {
             "answer_id": answer.answer_id,
             "mode": answer.mode,
             "grounding": answer.grounding.model_dump(),
-            "quote": quote,
+            "quotes": [q.model_dump() for q in answer.quotes],
         },
     }
 
@@ -116,12 +115,13 @@ def markdown_safe(text: str) -> str:
 
 
 def _content(answer: AskResponse) -> str:
-    """The message a chat client shows: the answer, and the notes' words as a Markdown
-    quote beneath it when there are any; raw HTML never reaches a Markdown renderer."""
-    if answer.quote is None:
-        return markdown_safe(answer.answer)
-    quoted = "\n".join(f"> {line}" for line in markdown_safe(answer.quote.text).splitlines())
-    return f"{markdown_safe(answer.answer)}\n\n{quoted} [{answer.quote.citation}]"
+    """The message a chat client shows: the answer, and the notes' words as Markdown
+    quotes beneath it when there are any; raw HTML never reaches a Markdown renderer."""
+    blocks = [markdown_safe(answer.answer)]
+    for quote in answer.quotes:
+        lines = markdown_safe(quote.text).splitlines()
+        blocks.append("\n".join(f"> {line}" for line in lines) + f" [{quote.citation}]")
+    return "\n\n".join(blocks)
 
 
 def _completion(answer: AskResponse, model: str) -> dict[str, object]:

@@ -500,7 +500,8 @@
       const shown = showSources ? citations : [];
       const byNumber = new Map(shown.map((cite) => [Number(cite.n), cite]));
       const answer = h("div", { class: "answer rich" }, ...rich(this.turn.answer, this.marked(byNumber)));
-      const quote = this.turn.status === "done" && this.turn.quote ? this.quoteBlock(byNumber) : null;
+      const quoted = this.turn.status === "done" && this.turn.quotes.length > 0;
+      const quotes = quoted ? this.quoteBlock(byNumber) : null;
       // A source the learner opened stays open while the answer is redrawn.
       const open = shown.find((cite) => cite.n === this.openSource) || null;
       const stage = STAGES[this.turn.stage];
@@ -513,7 +514,7 @@
         this.turn.status === "done" && this.turn.guided
           ? h("p", { class: "guided" }, "A hint, not the solution: try the next step yourself.")
           : null;
-      const parts = [status, guided, answer, quote, this.chips, this.detail, rating];
+      const parts = [status, guided, answer, quotes, this.chips, this.detail, rating];
       this.bot.replaceChildren(...parts.filter(Boolean));
       this.reveal(open);
     }
@@ -528,17 +529,16 @@
     }
 
     quoteBlock(byNumber) {
-      // Beneath a generated answer: the passage's own words it was written from.
-      const { text, citation } = this.turn.quote;
-      const cite = byNumber.get(citation);
-      const blocks = rich(text);
-      if (cite && blocks.length) blocks[blocks.length - 1].append(this.marker(cite));
-      return h(
-        "blockquote",
-        { class: "quote" },
-        h("span", { class: "quote-label" }, "In the notes"),
-        h("div", { class: "quote-text rich" }, ...blocks),
-      );
+      // Beneath a generated answer: the passages' own words it was written from, each
+      // with the marker of the passage it comes from.
+      const texts = this.turn.quotes.map(({ text, citation }) => {
+        const cite = byNumber.get(citation);
+        const blocks = rich(text);
+        if (cite && blocks.length) blocks[blocks.length - 1].append(this.marker(cite));
+        return h("div", { class: "quote-text rich" }, ...blocks);
+      });
+      const label = h("span", { class: "quote-label" }, "In the notes");
+      return h("blockquote", { class: "quote" }, label, ...texts);
     }
 
     marker(cite) {
@@ -689,17 +689,19 @@
       retrieved: [],
       drafted: [],
       stage: null,
-      quote: null,
+      quotes: [],
       guided: false,
       answerId: null,
       rating: null,
     };
   }
 
-  function quoteOf(value) {
-    // The notes' own words beneath a generated answer: { text, citation }.
-    if (!value || typeof value.text !== "string") return null;
-    return { text: value.text, citation: Number(value.citation) };
+  function quotesOf(value) {
+    // The notes' own words beneath a generated answer: [{ text, citation }].
+    if (!Array.isArray(value)) return [];
+    return value
+      .filter((quote) => quote && typeof quote.text === "string")
+      .map((quote) => ({ text: quote.text, citation: Number(quote.citation) }));
   }
 
   function restored(turn) {
@@ -713,7 +715,7 @@
       citations: Array.isArray(turn.citations) ? turn.citations : [],
       status: done ? "done" : "error",
       problem: done ? null : problem || { text: INTERRUPTED, wait: false },
-      quote: done ? quoteOf(turn.quote) : null,
+      quotes: done ? quotesOf(turn.quotes) : [],
       guided: done && turn.guided === true,
       answerId: done && typeof turn.answerId === "string" ? turn.answerId : null,
       rating: done && turn.rating && turn.rating.sent ? { ...turn.rating, failed: null } : null,
@@ -753,7 +755,7 @@
         citations: turn.citations,
         status: turn.status,
         problem: turn.problem,
-        quote: turn.status === "done" ? turn.quote : null,
+        quotes: turn.status === "done" ? turn.quotes : [],
         guided: turn.status === "done" && turn.guided === true,
         answerId: turn.status === "done" ? turn.answerId : null,
         rating: turn.rating,
@@ -1119,7 +1121,7 @@
         turn.answer = String(data.answer ?? "");
         turn.mode = data.mode;
         turn.citations = Array.isArray(data.citations) ? data.citations : [];
-        turn.quote = quoteOf(data.quote);
+        turn.quotes = quotesOf(data.quotes);
         turn.guided = data.guided === true;
         turn.answerId = typeof data.answer_id === "string" ? data.answer_id : null;
         turn.status = "done";

@@ -68,6 +68,29 @@ def test_an_answer_cut_off_by_the_token_limit_ends_at_its_last_whole_sentence(
         assert "[1]. So" in whole.answer
 
 
+LORA = "LoRA trains a tiny set of extra low-rank weights. The pretrained base weights stay frozen."
+QLORA = "QLoRA keeps the frozen base model in 4-bit NF4. That makes it slower than LoRA in bf16."
+
+
+def test_the_side_of_a_comparison_the_model_left_out_is_quoted_beneath_its_answer(
+    settings: Settings, fake_generator: FakeGenerator
+) -> None:
+    # The model writes about LoRA alone; the learner still reads what the notes say of QLoRA.
+    fake_generator.reply = "LoRA trains a tiny set of extra low-rank weights [1]."
+    ingest_notes(
+        settings.data_dir,
+        notes={"lora.md": f"# LoRA\n\n{LORA}\n", "qlora.md": f"# QLoRA\n\n{QLORA}\n"},
+    )
+    app = create_app(settings, embedder=FakeEmbedder(), generator=fake_generator)
+    with TestClient(app) as client:
+        answer = _ask(client, "whats the difference between lora and qlora")
+        assert answer.mode == "generative", answer.grounding.reason
+        quoted = {q.text: q.citation for q in answer.quotes}
+        assert QLORA in quoted and LORA in quoted  # the LoRA unit says more than the answer
+        cited = {c.n: c.source for c in answer.citations}
+        assert cited[quoted[QLORA]].endswith("qlora.md")
+
+
 def test_an_answer_with_no_supported_sentence_is_abstained(
     client: TestClient, fake_generator: FakeGenerator
 ) -> None:

@@ -135,17 +135,25 @@ def test_the_notes_words_stay_beneath_a_generated_answer_and_after_a_reload(
         "text": "Bias correction divides each average by one minus beta to the power t.",
         "citation": 1,
     }
-    done = {"answer": GENERATED, "mode": "generative", "citations": [MOMENTS, ADAM], "quote": quote}
+    other = {"text": "Both moving averages start at zero.", "citation": 2}
+    done = {
+        "answer": GENERATED,
+        "mode": "generative",
+        "citations": [MOMENTS, ADAM],
+        "quotes": [quote, other],
+    }
     stream.send(*[("token", {"text": text}) for text in TOKENS], ("done", done))
     stream.end()
     chat.settled(turn)
     block = turn.locator(".quote")
-    expect(block).to_have_text(f"In the notes{quote['text']}1")
-    block.locator(".ref").click()  # its marker opens the passage it quotes
+    expect(block).to_have_text(f"In the notes{quote['text']}1{other['text']}2")
+    block.locator(".quote-text").first.locator(".ref").click()  # opens the passage it quotes
     expect(turn.locator(".source")).to_contain_text("Bias correction · page 3")
     chat.screenshot("quoted")
 
     chat.page.reload()
     restored = chat.turns.first
-    # The quote, with its marker at the end of its last line.
-    expect(restored.locator(".quote .quote-text")).to_have_text(f"{quote['text']}1")
+    # Each quote, with its marker at the end of its last line.
+    expect(restored.locator(".quote .quote-text")).to_have_text(
+        [f"{quote['text']}1", f"{other['text']}2"]
+    )

@@ -10,6 +10,7 @@ from service.answering.compose import (
     best_unit,
     compared,
     compose,
+    further_unit,
     mentions,
     paragraphs,
 )
@@ -169,6 +170,27 @@ def test_the_notes_are_asked_about_both_sides_of_a_comparison(real_embedder: Emb
     )
     sides = compose(answer_units(real_embedder, "batchnorm vs layernorm", [hit(norms)]))
     assert "across the batch" in sides and "each individual example" in sides
+
+
+def test_beneath_a_generated_answer_a_further_unit_says_what_the_draft_left_out(
+    real_embedder: Embedder,
+) -> None:
+    hits = [
+        hit(_section("decoding-and-sampling.md", "Greedy Decoding"), heading="Greedy Decoding"),
+        hit(_section("decoding-and-sampling.md", "Beam Search"), heading="Beam Search"),
+    ]
+    question = "greedy decoding vs beam search"
+    units = answer_units(real_embedder, question, hits)
+    answer = "Greedy decoding picks the most probable token [1]; beam search keeps several [2]."
+    shown = "\n\n".join([answer, *(u.text for u in units)])
+    assert "partial sequences" not in shown  # beam search's own definition
+    further = further_unit(real_embedder, question, hits, units, shown)
+    assert further is not None and further.passage == 2
+    assert "partial sequences" in further.text
+    assert not set(further.sentences) & {s for u in units for s in u.sentences}
+    # Nothing further when what is shown already says it, or nothing reads close enough.
+    assert further_unit(real_embedder, question, hits, units, f"{shown}\n\n{further.text}") is None
+    assert further_unit(real_embedder, "what is the capital of france", hits, [], "") is None
 
 
 def test_a_short_sentence_is_no_unit_where_its_paragraph_goes_on() -> None:

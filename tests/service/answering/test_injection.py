@@ -131,7 +131,7 @@ def test_a_planted_sentence_is_never_quoted_streamed_or_shown(
             answer = AskResponse.model_validate(
                 client.post("/v1/ask", json={"question": ASKED}).json()
             )
-        for seen in (streamed, answer.answer, answer.quote.text if answer.quote else ""):
+        for seen in (streamed, answer.answer, *(q.text for q in answer.quotes)):
             assert "evil.example" not in seen and "password" not in seen, (strategy, seen)
             assert planted[:25] not in seen and planted[-25:] not in seen, (strategy, seen)
         assert "Gradient clipping rescales" in answer.answer, strategy
