@@ -405,6 +405,17 @@ def further_unit(
     return unit
 
 
+def in_reading_order(units: Sequence[Unit], hits: Sequence[Hit]) -> list[Unit]:
+    """``units`` with those of one passage in the order the passage has them (beam
+    search's definition before its pitfalls), passages in the order they first come."""
+    first = {u.passage: i for i, u in reversed(list(enumerate(units)))}
+
+    def place(unit: Unit) -> tuple[int, int]:
+        return first[unit.passage], hits[unit.passage - 1].chunk.text.find(unit.sentences[0])
+
+    return sorted(units, key=place)
+
+
 def _skipping(taken: set[str], skip: Callable[[str], bool] | None) -> Callable[[str], bool]:
     """A ``skip`` that also rejects the sentences already quoted."""
     return lambda sentence: sentence in taken or bool(skip and skip(sentence))

@@ -28,7 +28,14 @@ from typing import Literal, TypeVar
 from anyio import to_thread
 
 from indexes import Embedder, IndexReader
-from service.answering.compose import Unit, adds_to, answer_units, compose, further_unit
+from service.answering.compose import (
+    Unit,
+    adds_to,
+    answer_units,
+    compose,
+    further_unit,
+    in_reading_order,
+)
 from service.answering.decide import decide
 from service.answering.guide import asks_for_solution, guided_text, hands_over, worked_result
 from service.answering.injection import StreamGate, in_place, out_of_place
@@ -328,7 +335,8 @@ class Answerer:
 
     async def _quotes(self, run: _Run, units: list[Unit], answer: str) -> list[Quote]:
         """The notes' words beneath a generated ``explain`` answer: the draft's units it
-        does not restate, then the best further unit when one says more than both."""
+        does not restate and the best further unit when one says more than both, in the
+        order the passages have them."""
         if run.style != "explain":
             return []
         adding = [u for u in units if adds_to(u, answer)]
@@ -339,7 +347,8 @@ class Answerer:
                 run.vectors, run.question.text, run.retrieval.hits, units, shown, skip=skip
             )
         )
-        return [Quote(text=u.text.strip(), citation=u.passage) for u in [*adding, further] if u]
+        quoted = in_reading_order([u for u in (*adding, further) if u], run.retrieval.hits)
+        return [Quote(text=u.text.strip(), citation=u.passage) for u in quoted]
 
     @staticmethod
     def _out_of_place(run: _Run, verdict: Verdict) -> str | None:

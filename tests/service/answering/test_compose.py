@@ -11,6 +11,7 @@ from service.answering.compose import (
     compared,
     compose,
     further_unit,
+    in_reading_order,
     mentions,
     paragraphs,
 )
@@ -188,6 +189,10 @@ def test_beneath_a_generated_answer_a_further_unit_says_what_the_draft_left_out(
     assert further is not None and further.passage == 2
     assert "partial sequences" in further.text
     assert not set(further.sentences) & {s for u in units for s in u.sentences}
+    # Beneath the answer, units of one passage read in its order: the definition first.
+    order = in_reading_order([*units, further], hits)
+    assert [u.passage for u in order] == sorted(u.passage for u in order)
+    assert all(order.index(further) < order.index(u) for u in units if u.passage == 2)
     # Nothing further when what is shown already says it, or nothing reads close enough.
     assert further_unit(real_embedder, question, hits, units, f"{shown}\n\n{further.text}") is None
     assert further_unit(real_embedder, "what is the capital of france", hits, [], "") is None
