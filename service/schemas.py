@@ -228,8 +228,8 @@ class AskResponse(BaseModel):
     citations: list[Citation]
     quotes: list[Quote] = Field(
         default_factory=list,
-        description="With a generated `explain` answer: the passages' own words it rests "
-        "on (of a comparison, one unit on each side), each when it says more than the "
+        description="With a generated `explain` answer: the passages' own words beneath "
+        "it (the draft's units, then a further one), each when it says more than the "
         "answer does; empty otherwise.",
     )
     grounding: Grounding

@@ -408,10 +408,11 @@ def further_unit(
 def in_reading_order(units: Sequence[Unit], hits: Sequence[Hit]) -> list[Unit]:
     """``units`` with those of one passage in the order the passage has them (beam
     search's definition before its pitfalls), passages in the order they first come."""
-    first = {u.passage: i for i, u in reversed(list(enumerate(units)))}
+    passages = list(dict.fromkeys(u.passage for u in units))
 
     def place(unit: Unit) -> tuple[int, int]:
-        return first[unit.passage], hits[unit.passage - 1].chunk.text.find(unit.sentences[0])
+        text = hits[unit.passage - 1].chunk.text
+        return passages.index(unit.passage), text.find(unit.sentences[0])
 
     return sorted(units, key=place)
 

@@ -148,6 +148,11 @@ class _Run:
     def style(self) -> AnswerStyle:
         return self.question.style or "explain"  # resolved when the run starts
 
+    @property
+    def skip(self) -> Callable[[str], bool] | None:
+        """The sentences never quoted: guided, those that give the worked result away."""
+        return worked_result if self.guided else None
+
     def elapsed_ms(self) -> float:
         return round((time.perf_counter() - self.started) * 1000, 1)
 
@@ -245,10 +250,9 @@ class Answerer:
             for n, hit in enumerate(run.retrieval.hits, start=1)
         ]
         yield Event("citations", {"citations": [c.model_dump() for c in run.citations]})
-        skip = worked_result if run.guided else None
         units = await self._bounded(
             lambda: answer_units(
-                run.vectors, question.text, run.retrieval.hits, style=run.style, skip=skip
+                run.vectors, question.text, run.retrieval.hits, style=run.style, skip=run.skip
             )
         )
         if run.policy.answer_strategy == "extractive" or not units:
@@ -341,10 +345,9 @@ class Answerer:
             return []
         adding = [u for u in units if adds_to(u, answer)]
         shown = "\n\n".join([answer, *(u.text for u in adding)])
-        skip = worked_result if run.guided else None
         further = await self._bounded(
             lambda: further_unit(
-                run.vectors, run.question.text, run.retrieval.hits, units, shown, skip=skip
+                run.vectors, run.question.text, run.retrieval.hits, units, shown, skip=run.skip
             )
         )
         quoted = in_reading_order([u for u in (*adding, further) if u], run.retrieval.hits)
