@@ -394,15 +394,16 @@ def further_unit(
     weights: UnitWeights | None = None,
 ) -> Unit | None:
     """The best unit of the sentences ``units`` do not hold, when it reads close to the
-    question (a score of ``weights.further``) and says more than ``shown``: beneath a
+    question (a score of ``weights.further``), holds a short paragraph's worth (not "-
+    Early stopping. - A smaller model.") and says more than ``shown``: beneath a
     generated answer, what the draft left out (the other side of "greedy decoding vs beam
     search", the bias correction after Adam's moment estimates)."""
     weights = weights or UnitWeights()
     taken = {s for u in units for s in u.sentences}
     unit = best_unit(embedder, question, hits, weights=weights, skip=_skipping(taken, skip))
-    if unit is None or unit.score < weights.further or not adds_to(unit, shown):
+    if unit is None or unit.score < weights.further or len(unit.text) < weights.min_chars:
         return None
-    return unit
+    return unit if adds_to(unit, shown) else None
 
 
 def in_reading_order(units: Sequence[Unit], hits: Sequence[Hit]) -> list[Unit]:

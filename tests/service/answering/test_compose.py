@@ -5,6 +5,7 @@ from __future__ import annotations
 from indexes import Embedder
 from service.answering.compose import (
     Unit,
+    UnitWeights,
     adds_to,
     answer_units,
     best_unit,
@@ -196,6 +197,23 @@ def test_beneath_a_generated_answer_a_further_unit_says_what_the_draft_left_out(
     # Nothing further when what is shown already says it, or nothing reads close enough.
     assert further_unit(real_embedder, question, hits, units, f"{shown}\n\n{further.text}") is None
     assert further_unit(real_embedder, "what is the capital of france", hits, [], "") is None
+
+
+def test_a_list_of_bare_names_is_no_further_unit() -> None:
+    # Beneath "How does early stopping work?" the demo quoted "- Early stopping. - A smaller
+    # model, or fewer epochs." from a list of remedies: it explains nothing.
+    answer = (
+        "Early stopping watches the validation loss during training.",
+        "It keeps the checkpoint with the best value and stops after a patience of evaluations.",
+    )
+    hits = [hit(" ".join(answer)), hit("- Early stopping.\n- A smaller model, or fewer epochs.")]
+    question = "How does early stopping work?"
+    draft = [Unit(answer, 1, 1.5)]
+    weights = UnitWeights(further=-1.0)  # whatever its score
+    assert further_unit(FakeEmbedder(), question, hits, draft, "", weights=weights) is None
+    listed = UnitWeights(further=-1.0, min_chars=0)
+    unit = further_unit(FakeEmbedder(), question, hits, draft, "", weights=listed)
+    assert unit is not None and unit.passage == 2
 
 
 def test_a_short_sentence_is_no_unit_where_its_paragraph_goes_on() -> None:
