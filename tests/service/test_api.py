@@ -48,6 +48,19 @@ def test_an_unsupported_answer_falls_back_to_cited_passage_sentences(
     assert all(c.source.endswith("adam.md") for c in answer.citations)
 
 
+def test_an_answer_with_two_of_three_sentences_supported_is_served(
+    client: TestClient, fake_generator: FakeGenerator
+) -> None:
+    fake_generator.reply = (
+        "Adam keeps an exponential moving average of gradients and of squared gradients [1]. "
+        "Bias correction divides each average by one minus beta to the power t [1]. "
+        "Adam was invented on the moon by penguins in 1850 [1]."
+    )
+    answer = _ask(client, "What does Adam bias correction divide by?")
+    assert answer.mode == "generative", answer.grounding.reason
+    assert [s.supported for s in answer.grounding.sentences] == [True, True, False]
+
+
 def test_an_answer_cut_off_by_the_token_limit_ends_at_its_last_whole_sentence(
     settings: Settings, fake_generator: FakeGenerator
 ) -> None:
