@@ -49,7 +49,7 @@ from service.answering.prompt import (
 )
 from service.answering.retrieve import Question, Retrieval, citation, retrieve
 from service.answering.vectors import SentenceVectors
-from service.answering.verify import GroundingChecker, Verdict
+from service.answering.verify import GroundingChecker, Verdict, states_figures
 from service.course import CourseConfig, Strategy, TeachingMode
 from service.feedback import AnswerJournal, AnswerRecord, Cited
 from service.generation.base import GenerationParams, Generator, Message
@@ -109,7 +109,8 @@ class AnswerPolicy:
     # stands instead), but 6 unanswerable SQuAD dev questions to 1 answerable in `short`.
     trust_refusal: tuple[AnswerStyle, ...] = ("short",)
     # An `auto` answer none of whose sentences is supported abstains when the best passage's
-    # similarity is below this, per style (else the quoted unit stands). On the learner dev
+    # similarity is below this, per style (else, or when an `explain` sentence states the
+    # notes' figures, the quoted unit stands). On the learner dev
     # set such answers came for 6 uncovered questions (best passage 0.34-0.46) and 5 covered
     # ones (0.42-0.70); on SQuAD dev (`short`) for 7 unanswerable and 6 answerable ones, where
     # it always abstains (BENCHMARKS.md, "Answers").
@@ -309,7 +310,7 @@ class Answerer:
                 yield event
             return
         ratio = verdict.supported_ratio
-        if verdict.sentences and ratio == 0 and self._abstains_on_invention(run):
+        if verdict.sentences and ratio == 0 and self._abstains_on_invention(run, verdict):
             run.rejected = verdict.text
             reason = "no sentence the model wrote from the passages is supported by them"
             yield self._abstained(run, reason)
@@ -363,11 +364,20 @@ class Answerer:
         found = (out_of_place(s.text, run.question.text) for s in verdict.sentences)
         return next((reason for reason in found if reason), None)
 
-    def _abstains_on_invention(self, run: _Run) -> bool:
+    def _abstains_on_invention(self, run: _Run, verdict: Verdict) -> bool:
         # `generative` serves what the model said, flagged; `auto` takes it as a verdict.
         below = run.policy.abstain_unsupported_below.get(run.style, -math.inf)
         best = run.retrieval.best_score
-        return run.policy.answer_strategy == "auto" and best is not None and best < below
+        if run.policy.answer_strategy != "auto" or best is None or best >= below:
+            return False
+        # An `explain` answer that states the notes' figures answers from them, in words
+        # that read far from theirs: the quoted unit stands (learner dev set: "how big
+        # should my chunks be", "the biggest number fp16 can store"). Not in `short`, where
+        # SQuAD's unanswerable questions turn a detail round and the figure stays.
+        passages = run.retrieval.passages
+        return not (
+            run.style == "explain" and any(states_figures(s, passages) for s in verdict.sentences)
+        )
 
     def _messages(self, run: _Run, units: list[Unit]) -> list[Message]:
         """The prompt: the draft's passages, then the first passages by rank."""

@@ -114,6 +114,26 @@ def test_an_answer_with_no_supported_sentence_is_abstained(
     assert "no sentence the model wrote" in answer.grounding.reason
 
 
+@pytest.mark.parametrize(
+    ("reply", "mode"),
+    [
+        ("Its moon rank sits between 4 and 64 for penguins.", "extractive"),  # the notes' 64
+        ("Its moon rank sits between 4 and 640 for penguins.", "abstained"),
+        ("Its moon rank sits high for penguins.", "abstained"),
+    ],
+)
+def test_an_unsupported_answer_that_states_the_notes_figures_gets_their_words(
+    client: TestClient, fake_generator: FakeGenerator, reply: str, mode: str
+) -> None:
+    """No sentence is supported, but one states what the notes' "between 4 and 64" does:
+    the learner reads the notes' own words rather than being told they are silent."""
+    fake_generator.reply = reply
+    answer = _ask(client, "What rank does LoRA use?")
+    assert (answer.grounding.best_passage_score or 0) < 0.5
+    assert answer.mode == mode, answer.grounding.reason
+    assert "penguins" not in answer.answer
+
+
 @pytest.mark.parametrize(("style", "mode"), [("explain", "extractive"), ("short", "abstained")])
 def test_with_a_close_passage_an_unsupported_explanation_falls_back_to_its_words(
     client: TestClient, fake_generator: FakeGenerator, style: str, mode: str

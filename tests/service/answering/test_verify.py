@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from service.answering.decide import terms
-from service.answering.verify import GroundingChecker, _pairs, swapped_terms, unsupported_terms
+from service.answering.verify import (
+    CheckedSentence,
+    GroundingChecker,
+    _pairs,
+    states_figures,
+    swapped_terms,
+    unsupported_terms,
+)
 from tests.fakes import FakeEmbedder
 
 ADAM = (
@@ -122,6 +129,19 @@ def test_numbers_beside_a_word_are_no_term_to_swap() -> None:
     answer = "The default port for llama-server is 8080. [1]"
     assert swapped_terms(answer, command, _pairs(passage)) == []
     assert swapped_terms("Top-k keeps the k best [1].", "Top-p keeps the k best.", {("top", "k")})
+
+
+def test_a_sentence_states_figures_one_passage_sentence_holds() -> None:
+    passages = ["Chunks are 200 to 500 tokens. Overlap is 10 to 20%.", "fp16 tops out at 65504."]
+
+    def checked(text: str, *unsupported: str) -> CheckedSentence:
+        return CheckedSentence(text, [], 0.6, False, unsupported)
+
+    assert states_figures(checked("Use chunks of 200 to 500 tokens."), passages)
+    assert states_figures(checked("The largest fp16 value is 65,504 [2]."), passages)
+    assert not states_figures(checked("Use chunks of 200 tokens, 10% overlap."), passages)
+    assert not states_figures(checked("Use chunks of 200 to 500 tokens.", "Zorb"), passages)
+    assert not states_figures(checked("2. Use small chunks of 5 tokens."), passages)
 
 
 LSTM = (
