@@ -352,10 +352,12 @@ def answer_units(
     *,
     style: AnswerStyle = "explain",
     skip: Callable[[str], bool] | None = None,
+    topic: str | None = None,
 ) -> list[Unit]:
-    """The best unit; for a comparison in ``explain``, with the best unit on each side
-    it does not name, so that the learner reads both sides."""
-    unit = best_unit(embedder, question, hits, style=style, skip=skip)
+    """The best unit for ``topic`` (a follow-up with the turn before it; else the
+    question); for a comparison in ``explain``, with the best unit on each side it does
+    not name, so that the learner reads both sides."""
+    unit = best_unit(embedder, topic or question, hits, style=style, skip=skip)
     sides = compared(question) if style == "explain" else None
     if unit is None or sides is None:
         return [unit] if unit else []

@@ -47,7 +47,7 @@ from service.answering.prompt import (
     without_trailing_refusal,
     without_unfinished_end,
 )
-from service.answering.retrieve import Question, Retrieval, citation, retrieve
+from service.answering.retrieve import Question, Retrieval, citation, retrieval_query, retrieve
 from service.answering.vectors import SentenceVectors
 from service.answering.verify import GroundingChecker, Verdict, states_figures
 from service.course import CourseConfig, Strategy, TeachingMode
@@ -153,6 +153,12 @@ class _Run:
         return self.question.style or "explain"  # resolved when the run starts
 
     @property
+    def topic(self) -> str:
+        """What the units are chosen for: a follow-up ("does it make generation faster
+        too?") with the learner's turn before it, as retrieval reads it."""
+        return retrieval_query(self.question)
+
+    @property
     def skip(self) -> Callable[[str], bool] | None:
         """The sentences never quoted: guided, those that give the worked result away."""
         return worked_result if self.guided else None
@@ -256,7 +262,12 @@ class Answerer:
         yield Event("citations", {"citations": [c.model_dump() for c in run.citations]})
         units = await self._bounded(
             lambda: answer_units(
-                run.vectors, question.text, run.retrieval.hits, style=run.style, skip=run.skip
+                run.vectors,
+                question.text,
+                run.retrieval.hits,
+                style=run.style,
+                skip=run.skip,
+                topic=run.topic,
             )
         )
         if run.policy.answer_strategy == "extractive" or not units:
@@ -351,7 +362,7 @@ class Answerer:
         shown = "\n\n".join([answer, *(u.text for u in adding)])
         further = await self._bounded(
             lambda: further_unit(
-                run.vectors, run.question.text, run.retrieval.hits, units, shown, skip=run.skip
+                run.vectors, run.topic, run.retrieval.hits, units, shown, skip=run.skip
             )
         )
         quoted = in_reading_order([u for u in (*adding, further) if u], run.retrieval.hits)

@@ -227,3 +227,22 @@ def test_a_short_sentence_is_no_unit_where_its_paragraph_goes_on() -> None:
     assert "times the inner derivative" in unit.text
     alone = best_unit(FakeEmbedder(), "What is the chain rule?", [hit(text)], style="short")
     assert alone is not None and len(alone.sentences) == 1  # short answers stay one sentence
+
+
+def test_a_follow_up_gets_the_unit_of_the_topic_it_follows() -> None:
+    """ "does it make generation faster too?" names no subject; the turn before does."""
+    speed = hit(
+        "Quantization stores each weight of a model in 4 bits. Reading 4-bit weights moves a "
+        "quarter of the bytes, so generation runs up to 3 to 4 times faster.",
+        heading="Quantization",
+    )
+    other = hit(
+        "Speculative decoding makes generation faster: a small drafter proposes tokens "
+        "for the large network to check.",
+        heading="Speculative decoding",
+    )
+    question = "does it make generation faster too?"
+    topic = f"what does quantization do to a model\n{question}"
+    chosen = answer_units(FakeEmbedder(), question, [other, speed], topic=topic)
+    assert chosen[0].passage == 2
+    assert answer_units(FakeEmbedder(), question, [other, speed])[0].passage == 1
