@@ -205,9 +205,12 @@ def best_unit(
     weights: UnitWeights | None = None,
     skip: Callable[[str], bool] | None = None,
     mentioning: str | None = None,
+    alone: str | None = None,
 ) -> Unit | None:
     """The unit of the passages of ``hits`` that best answers ``question`` (of those
-    that name ``mentioning``, when given).
+    that name ``mentioning``, when given, and of those rather that do not also name
+    ``alone``: a side of a comparison is described where it is named on its own, not in
+    a worked example of both).
 
     Windows of sentences are first scored from their sentences' scores; the
     best few are then embedded whole and scored again, since a unit says more
@@ -239,6 +242,8 @@ def best_unit(
         windows += _windows(candidate, own, longest, weights, bonus)
     if mentioning is not None:
         windows = [u for u in windows if mentions(u.sentences[0], mentioning)]
+        if alone is not None:
+            windows = [u for u in windows if not mentions(u.sentences[0], alone)] or windows
         if not windows:
             return None
     shortlist = sorted(windows, key=lambda u: -u.score)[: weights.rerank]
@@ -377,6 +382,7 @@ def answer_units(
             style=style,
             skip=_skipping({s for u in units for s in u.sentences}, skip),
             mentioning=side,
+            alone=sides[1] if side == sides[0] else sides[0],
         )
         if other is not None:
             units.append(other)

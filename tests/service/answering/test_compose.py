@@ -246,3 +246,22 @@ def test_a_follow_up_gets_the_unit_of_the_topic_it_follows() -> None:
     chosen = answer_units(FakeEmbedder(), question, [other, speed], topic=topic)
     assert chosen[0].passage == 2
     assert answer_units(FakeEmbedder(), question, [other, speed])[0].passage == 1
+
+
+def test_a_side_is_described_where_it_is_named_alone_not_in_an_example_of_both() -> None:
+    """ "the difference between BM25 and dense retrieval": dense retrieval's side is its own
+    description, not the fusion worked example that ranks a chunk by both."""
+    example = hit(
+        "Worked example: dense retrieval ranks a chunk 3rd and BM25 ranks it 1st; dense "
+        "retrieval fusion gives 1/61 + 1/63.",
+        heading="Dense retrieval fusion",
+    )
+    own = hit("Dense retrieval matches meaning and paraphrase with embeddings.", heading="Notes")
+    side = "dense retrieval"
+    hits = [example, own]
+    named = best_unit(FakeEmbedder(), side, hits, mentioning=side)
+    assert named is not None and named.passage == 1  # the example reads closest to the name
+    alone = best_unit(FakeEmbedder(), side, hits, mentioning=side, alone="BM25")
+    assert alone is not None and alone.passage == 2
+    only_both = best_unit(FakeEmbedder(), side, [example], mentioning=side, alone="BM25")
+    assert only_both is not None  # where no unit names it alone, one naming both will do
