@@ -208,9 +208,9 @@ def best_unit(
     alone: str | None = None,
 ) -> Unit | None:
     """The unit of the passages of ``hits`` that best answers ``question`` (of those
-    that name ``mentioning``, when given, and of those rather that do not also name
-    ``alone``: a side of a comparison is described where it is named on its own, not in
-    a worked example of both).
+    that name ``mentioning``, when given; of those, the ones that do not also name
+    ``alone`` where there are any: a side of a comparison is described where it is named
+    on its own, not in a worked example of both).
 
     Windows of sentences are first scored from their sentences' scores; the
     best few are then embedded whole and scored again, since a unit says more

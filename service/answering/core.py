@@ -385,9 +385,8 @@ class Answerer:
         # that read far from theirs: the quoted unit stands (learner dev set: "how big
         # should my chunks be", "the biggest number fp16 can store"). Not in `short`, where
         # SQuAD's unanswerable questions turn a detail round and the figure stays.
-        passages = run.retrieval.passages
         return not (
-            run.style == "explain" and any(states_figures(s, passages) for s in verdict.sentences)
+            run.style == "explain" and states_figures(verdict.sentences, run.retrieval.passages)
         )
 
     def _messages(self, run: _Run, units: list[Unit]) -> list[Message]:

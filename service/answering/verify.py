@@ -178,18 +178,18 @@ def unsupported_terms(sentence: str, evidence: str, vocabulary: Collection[str])
     return found
 
 
-def states_figures(sentence: CheckedSentence, passages: Sequence[str]) -> bool:
-    """Whether ``sentence`` states figures of the notes: numbers of two digits or more, all
-    of them held by one passage sentence, and no term the passages lack. "The biggest
-    number fp16 can store is 65504." reads far from the list item "fp16: 2 bytes. 5
-    exponent bits, 10 mantissa bits, max value 65504" but says what it says."""
-    text = _LIST_MARKER.sub("", strip_citations(sentence.text))
-    figures = {n for n in _number_set(text) if len(n.replace(".", "")) >= 2}
-    if not figures or sentence.unsupported_terms:
-        return False
-    return any(
-        figures <= _number_set(line) for passage in passages for line in split_sentences(passage)
-    )
+def states_figures(sentences: Sequence[CheckedSentence], passages: Sequence[str]) -> bool:
+    """Whether one of ``sentences`` states figures of the notes: numbers of two digits or
+    more, all of them held by one passage sentence, and no term the passages lack. "The
+    biggest number fp16 can store is 65504." reads far from the list item "fp16: 2 bytes.
+    5 exponent bits, 10 mantissa bits, max value 65504" but says what it says."""
+    held = [_number_set(line) for passage in passages for line in split_sentences(passage)]
+    for sentence in sentences:
+        text = _LIST_MARKER.sub("", strip_citations(sentence.text))
+        figures = {n for n in _number_set(text) if len(n.replace(".", "")) >= 2}
+        if figures and not sentence.unsupported_terms and any(figures <= h for h in held):
+            return True
+    return False
 
 
 _WORD_PIECE = re.compile(r"[a-z0-9]+")

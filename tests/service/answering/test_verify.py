@@ -134,8 +134,8 @@ def test_numbers_beside_a_word_are_no_term_to_swap() -> None:
 def test_a_sentence_states_figures_one_passage_sentence_holds() -> None:
     passages = ["Chunks are 200 to 500 tokens. Overlap is 10 to 20%.", "fp16 tops out at 65504."]
 
-    def checked(text: str, *unsupported: str) -> CheckedSentence:
-        return CheckedSentence(text, [], 0.6, False, unsupported)
+    def checked(text: str, *unsupported: str) -> list[CheckedSentence]:
+        return [CheckedSentence(text, [], 0.6, False, unsupported)]
 
     assert states_figures(checked("Use chunks of 200 to 500 tokens."), passages)
     assert states_figures(checked("The largest fp16 value is 65,504 [2]."), passages)
