@@ -203,6 +203,7 @@ class IndexReader:
         rows = [f.row for f in fused]
         chunks = snap.store.chunks_at(rows)
         dense = self._cosines(snap, rows, query_vector)
+        opening = snap.store.opens_section(rows, chunks)
         return [
             Hit(
                 chunk=chunk,
@@ -211,8 +212,9 @@ class IndexReader:
                 lexical_score=float(lexical_scores[f.row]) if snap.lexical.size else None,
                 dense_rank=f.dense_rank,
                 lexical_rank=f.lexical_rank,
+                opens_section=opens,
             )
-            for f, chunk, cos in zip(fused, chunks, dense, strict=True)
+            for f, chunk, cos, opens in zip(fused, chunks, dense, opening, strict=True)
         ]
 
     @staticmethod

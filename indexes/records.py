@@ -58,3 +58,4 @@ class Hit:
     lexical_score: float | None = None
     dense_rank: int | None = None
     lexical_rank: int | None = None
+    opens_section: bool = False  # the first chunk of its section (heading path and page)

@@ -132,6 +132,20 @@ class ChunkStore:
         by_row = {int(str(r[0])): _chunk(r[1:]) for r in found}
         return [by_row[row] for row in rows]
 
+    def opens_section(self, rows: Sequence[int], chunks: Sequence[Chunk]) -> list[bool]:
+        """Whether each chunk (at its row) is the first of its section, its document's
+        chunks with its heading path and page, which are stored in document order: where
+        the notes introduce what the heading names."""
+        opening = []
+        for row, chunk in zip(rows, chunks, strict=True):
+            found = self._query(
+                "SELECT MIN(row) FROM chunks WHERE doc_id = ? AND heading_path = ? AND page IS ?",
+                (chunk.doc_id, json.dumps(list(chunk.heading_path)), chunk.page),
+            )
+            first = found[0][0] if found else None
+            opening.append(first is not None and int(str(first)) == row)
+        return opening
+
     @functools.lru_cache(maxsize=64)  # noqa: B019 (one store per index version)
     def rows_in(self, scope: Scope) -> tuple[int, ...]:
         """The rows of the chunks ``scope`` holds, in row order."""

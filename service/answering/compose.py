@@ -15,8 +15,10 @@ about the question.  The best few windows are then embedded whole and chosen by 
 their length, their words and a share of the window's own score (a unit whose whole
 reads less like the question than one of its sentences still answers it).  A passage
 whose heading matches the question ("Why divide by sqrt(d_k)?" for "why is attention
-scaled by sqrt d_k") adds to all of its units.  With style ``short`` the unit is one
-sentence.
+scaled by sqrt d_k") adds to all of its units, and more to the unit that opens a section
+whose heading names what the question asks (notes introduce it there: "After training, the
+update can be folded into the base weights" under "Merging Adapters").  With style
+``short`` the unit is one sentence.
 
 A comparison ("lora vs qlora", "difference between a bi encoder and a cross
 encoder") is answered from both sides in ``explain``: a unit with a sentence that
@@ -32,7 +34,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -59,6 +61,9 @@ class UnitWeights:
     rerank: int = 8  # windows embedded whole for the final choice
     window: float = 0.25  # weight of the window's own score in the final choice
     further: float = 1.0  # a further unit beneath a generated answer scores at least this
+    # The unit that opens a section whose heading and question name each other (the share
+    # of each's words the other holds, multiplied) adds this times that.
+    opening: float = 0.6
 
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
@@ -233,13 +238,17 @@ def best_unit(
         [_lexical(question, s, headings[i], weights) for s, i in zip(flat, owners, strict=True)]
     )
     longest = 1 if style == "short" else weights.max_sentences
+    opening = _opening_bonus(question, hits, candidates, weights.opening)
     windows: list[Unit] = []
     start = 0
     for candidate in candidates:
         own = scores[start : start + len(candidate.sentences)]
         start += len(candidate.sentences)
         bonus = float(heading_bonus[candidate.passage - 1])
-        windows += _windows(candidate, own, longest, weights, bonus)
+        windows += [
+            replace(u, score=u.score + opening.get((u.passage, u.sentences[0]), 0.0))
+            for u in _windows(candidate, own, longest, weights, bonus)
+        ]
     if mentioning is not None:
         windows = [u for u in windows if mentions(u.sentences[0], mentioning)]
         if alone is not None:
@@ -256,11 +265,30 @@ def best_unit(
             + weights.length * min(len(u.text), weights.max_chars) / weights.max_chars
             + _lexical(question, u.text, headings[u.passage - 1], weights)
             + float(heading_bonus[u.passage - 1])
+            + opening.get((u.passage, u.sentences[0]), 0.0)
             + weights.window * u.score,
         )
         for u, cos in zip(shortlist, whole, strict=True)
     ]
     return max(rescored, key=lambda u: u.score)
+
+
+def _opening_bonus(
+    question: str, hits: Sequence[Hit], candidates: Sequence[_Candidate], weight: float
+) -> dict[tuple[int, str], float]:
+    """The bonus of the units that open a section, by passage and first sentence: notes
+    introduce what a heading names in its first lines ("After training, the update can be
+    folded into the base weights" under "Merging Adapters"), which may read little like
+    the question ("how do i merge my lora adapter") for want of the heading's words."""
+    found = {}
+    for candidate in candidates:
+        hit = hits[candidate.passage - 1]
+        if candidate.paragraph == 0 and hit.opens_section and hit.chunk.heading_path:
+            heading = hit.chunk.heading_path[-1]
+            named = overlap(heading, question) * overlap(question, heading)
+            if named:
+                found[(candidate.passage, candidate.sentences[0])] = weight * named
+    return found
 
 
 def _windows(

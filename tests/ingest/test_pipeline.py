@@ -116,3 +116,25 @@ def test_a_changed_chunker_rebuilds_everything(notes: Path, tmp_path: Path) -> N
     )
     assert len(report.added) == 3 and embedder.embedded == 3
     assert read_manifest(VersionedDir(index).current_dir()).chunker.chunk_tokens == 64
+
+
+def test_a_hit_says_whether_it_opens_its_section(tmp_path: Path) -> None:
+    """The first chunk of a section is where the notes introduce what its heading names;
+    a later chunk of the same section, even after an incremental ingestion, is not."""
+    sentences = " ".join(
+        f"Sentence {n} says how merged adapters serve without extra latency." for n in range(40)
+    )
+    folder = tmp_path / "notes"
+    note = f"# LoRA\n\n## Merging\n\n{sentences}\n\n## Ranks\n\nRanks are small.\n"
+    _write(folder, "lora.md", note)
+    _run(FakeEmbedder(), [folder], tmp_path / "index")
+    _write(folder, "adam.md", "# Adam\n\nAdam keeps running averages of gradients.\n")
+    _run(FakeEmbedder(), [folder], tmp_path / "index")
+    reader = IndexReader(tmp_path / "index", FakeEmbedder())
+    hits = reader.search("merged adapters latency ranks gradients", k=20)
+    merging = [h for h in hits if h.chunk.heading_path[-1:] == ("Merging",)]
+    assert len(merging) > 1
+    opening = [h for h in merging if h.opens_section]
+    assert len(opening) == 1 and opening[0].chunk.text.startswith("Sentence 0 says")
+    others = [h for h in hits if h.chunk.heading_path[-1:] != ("Merging",)]
+    assert others and all(h.opens_section for h in others)  # one chunk each: it opens

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from indexes import Embedder
 from service.answering.compose import (
     Unit,
@@ -265,3 +267,20 @@ def test_a_side_is_described_where_it_is_named_alone_not_in_an_example_of_both()
     assert alone is not None and alone.passage == 2
     only_both = best_unit(FakeEmbedder(), side, [example], mentioning=side, alone="BM25")
     assert only_both is not None  # where no unit names it alone, one naming both will do
+
+
+def test_a_section_whose_heading_names_the_question_is_answered_from_its_opening(
+    real_embedder: Embedder,
+) -> None:
+    """Under "Merging Adapters" the notes say first what merging is ("the update can be
+    folded into the base weights"), in words that read less like "how do i merge my lora
+    adapter" than the pitfalls after it do."""
+    section = hit(_section("lora-and-qlora.md", "Merging Adapters"), heading="Merging Adapters")
+    question = "how do i merge my lora adapter back into the model"
+    later = best_unit(real_embedder, question, [section])
+    assert later is not None and not later.text.startswith("After training")
+    opening = best_unit(real_embedder, question, [replace(section, opens_section=True)])
+    assert opening is not None and opening.text.startswith("After training, the update can be")
+    elsewhere = hit(_section("lora-and-qlora.md", "Merging Adapters"), heading="Pitfalls")
+    other = best_unit(real_embedder, question, [replace(elsewhere, opens_section=True)])
+    assert other is not None and other.text == later.text  # a heading not named adds nothing
