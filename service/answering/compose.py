@@ -64,6 +64,7 @@ class UnitWeights:
     # The unit that opens a section whose heading and question name each other (the share
     # of each's words the other holds, multiplied) adds this times that.
     opening: float = 0.6
+    formula: float = 0.2  # a unit that holds a formula, where the question asks for one
 
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
@@ -266,11 +267,18 @@ def best_unit(
             + _lexical(question, u.text, headings[u.passage - 1], weights)
             + float(heading_bonus[u.passage - 1])
             + opening.get((u.passage, u.sentences[0]), 0.0)
+            + (weights.formula if keep_math and _holds_formula(u) else 0.0)
             + weights.window * u.score,
         )
         for u, cos in zip(shortlist, whole, strict=True)
     ]
     return max(rescored, key=lambda u: u.score)
+
+
+def _holds_formula(unit: Unit) -> bool:
+    """A formula on its own line is among the unit's pieces ("whats the formula for scaled
+    dot product attention" is answered by the line that states it, not by prose on it)."""
+    return any(_DISPLAY_MATH.match(piece) for piece in unit.sentences)
 
 
 def _opening_bonus(

@@ -284,3 +284,22 @@ def test_a_section_whose_heading_names_the_question_is_answered_from_its_opening
     elsewhere = hit(_section("lora-and-qlora.md", "Merging Adapters"), heading="Pitfalls")
     other = best_unit(real_embedder, question, [replace(elsewhere, opens_section=True)])
     assert other is not None and other.text == later.text  # a heading not named adds nothing
+
+
+def test_a_question_that_asks_for_a_formula_is_answered_with_the_line_that_states_it(
+    real_embedder: Embedder,
+) -> None:
+    """Prose about dot products reads closer to "whats the formula for scaled dot product
+    attention" than the formula line and its lead-in do, even where they open the section."""
+    section = _section("attention.md", "Scaled Dot-Product Attention")
+    stated, rest = section.split("### Why divide by sqrt(d_k)?", 1)
+    versus = rest.split("### Additive versus dot-product attention", 1)[1]
+    hits = [
+        replace(hit(stated.strip(), heading="Scaled Dot-Product Attention"), opens_section=True),
+        hit(versus.strip(), heading="Additive versus dot-product attention"),
+    ]
+    question = "whats the formula for scaled dot product attention"
+    prose = best_unit(real_embedder, question, hits, weights=UnitWeights(formula=0.0))
+    assert prose is not None and "\\mathrm{Attention}(Q, K, V)" not in prose.text
+    unit = best_unit(real_embedder, question, hits)
+    assert unit is not None and "\\mathrm{Attention}(Q, K, V) = \\mathrm{softmax}" in unit.text
