@@ -195,11 +195,17 @@ _TRAILING_REFUSAL = re.compile(r"(?<=[.!?\])$])\s*[*\"']*NOT COVERED[\s*\"'.!]*$
 _SENTENCE_END = re.compile(rf"[.!?](?:{CITATION.pattern})*[\"')\]*]*(?=\s+[^\sa-z]|\s*$)")
 
 
+# The number of a list item the limit cut off before its text: "... on one base. [1] 5."
+_DANGLING_ITEM = re.compile(r"(?<=[.!?\]])\s+\d{1,2}[.)]$")
+
+
 def without_unfinished_end(text: str) -> str:
     """An answer the token limit cut off, back to the end of its last whole sentence
-    (as it is when it has none): "... to the power t [1]. At \\( x = 1" loses "At ..."."""
+    (as it is when it has none): "... to the power t [1]. At \\( x = 1" loses "At ...",
+    "... gives garbage. [1] 5." its list item's bare number."""
     ends = list(_SENTENCE_END.finditer(text))
-    return text[: ends[-1].end()].rstrip() if ends else text
+    whole = text[: ends[-1].end()].rstrip() if ends else text
+    return _DANGLING_ITEM.sub("", whole)
 
 
 def without_trailing_refusal(text: str) -> str:

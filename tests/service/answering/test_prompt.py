@@ -15,6 +15,7 @@ from service.answering.prompt import (
     build_messages,
     is_refusal,
     without_trailing_refusal,
+    without_unfinished_end,
 )
 from service.generation.base import Message
 
@@ -77,3 +78,12 @@ def test_an_example_answer_is_its_notes_own_words_or_the_refusal(example: Exampl
 )
 def test_a_refusal_the_model_ends_an_answer_with_is_dropped(answer: str, kept: str) -> None:
     assert without_trailing_refusal(answer) == kept
+
+
+def test_an_answer_cut_off_loses_its_unfinished_sentence_and_a_bare_item_number() -> None:
+    cut = "Adam divides by one minus beta to the power t [1]. At \\( x = 1"
+    assert without_unfinished_end(cut) == "Adam divides by one minus beta to the power t [1]."
+    steps = "1. Load the base in bf16. [1] 2. Merge the adapter. [1]"
+    assert without_unfinished_end(f"{steps} 5.") == steps
+    figure = "The usual rank is 8."
+    assert without_unfinished_end(figure) == figure  # a sentence that ends on a number stays
