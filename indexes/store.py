@@ -136,15 +136,20 @@ class ChunkStore:
         """Whether each chunk (at its row) is the first of its section, its document's
         chunks with its heading path and page, which are stored in document order: where
         the notes introduce what the heading names."""
-        opening = []
-        for row, chunk in zip(rows, chunks, strict=True):
-            found = self._query(
-                "SELECT MIN(row) FROM chunks WHERE doc_id = ? AND heading_path = ? AND page IS ?",
-                (chunk.doc_id, json.dumps(list(chunk.heading_path)), chunk.page),
-            )
-            first = found[0][0] if found else None
-            opening.append(first is not None and int(str(first)) == row)
-        return opening
+        if not rows:
+            return []
+        doc_ids = sorted({c.doc_id for c in chunks})
+        marks = ",".join("?" * len(doc_ids))
+        found = self._query(
+            f"SELECT doc_id, heading_path, page, MIN(row) FROM chunks WHERE doc_id IN ({marks}) "
+            "GROUP BY doc_id, heading_path, page",
+            doc_ids,
+        )
+        first = {(str(d), str(h), p): int(str(r)) for d, h, p, r in found}
+        return [
+            first.get((c.doc_id, json.dumps(list(c.heading_path)), c.page)) == row
+            for row, c in zip(rows, chunks, strict=True)
+        ]
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 (one store per index version)
     def rows_in(self, scope: Scope) -> tuple[int, ...]:
