@@ -499,7 +499,10 @@
       const { showSources } = this.widget.config;
       const shown = showSources ? citations : [];
       const byNumber = new Map(shown.map((cite) => [Number(cite.n), cite]));
-      const answer = h("div", { class: "answer rich" }, ...rich(this.turn.answer, this.marked(byNumber)));
+      // A finished answer sets off the sentences its passages do not back.
+      const unbacked = this.turn.status === "done" ? this.turn.unsupported : [];
+      const text = flagSentences(this.turn.answer, unbacked);
+      const answer = h("div", { class: "answer rich" }, ...rich(text, this.flagged(this.marked(byNumber))));
       const quoted = this.turn.status === "done" && this.turn.quotes.length > 0;
       const quotes = quoted ? this.quoteBlock(byNumber) : null;
       // A source the learner opened stays open while the answer is redrawn.
@@ -525,6 +528,21 @@
         text.split(/(\[\d+\])/).flatMap((part) => {
           const cite = byNumber.get(Number(/^\[(\d+)\]$/.exec(part)?.[1]));
           return cite ? [this.marker(cite)] : part ? [part] : [];
+        });
+    }
+
+    flagged(plain) {
+      // Text between FLAG_OPEN and FLAG_CLOSE, across formulas and emphasis, is set off,
+      // and a tag after it says why; the callbacks come in reading order.
+      let inside = false;
+      return (text) =>
+        text.split(FLAGS).flatMap((part) => {
+          if (part === FLAG_OPEN || part === FLAG_CLOSE) {
+            inside = part === FLAG_OPEN;
+            return inside ? [] : [unbackedTag()];
+          }
+          const nodes = plain(part);
+          return inside && nodes.length ? [h("span", { class: "unsupported" }, ...nodes)] : nodes;
         });
     }
 
@@ -677,6 +695,41 @@
     }
   }
 
+  /* Sentences of an answer that its passages do not back (the service's grounding). */
+
+  const FLAG_OPEN = "\uE000";
+  const FLAG_CLOSE = "\uE001";
+  const FLAGS = /([\uE000\uE001])/;
+  const UNBACKED = "The cited notes do not say this: check it against the sources.";
+
+  function unsupportedOf(grounding) {
+    // The texts of the unsupported sentences, in the answer's order.
+    const sentences = grounding && Array.isArray(grounding.sentences) ? grounding.sentences : [];
+    return sentences
+      .filter((s) => s && s.supported === false && typeof s.text === "string" && s.text.trim())
+      .map((s) => s.text);
+  }
+
+  function flagSentences(answer, sentences) {
+    // ``answer`` with each of its ``sentences`` between FLAG_OPEN and FLAG_CLOSE; a list
+    // item's marker stays outside, so the line still reads as an item.
+    let text = String(answer).replace(/[\uE000\uE001]/g, "");
+    let from = 0;
+    for (const sentence of sentences) {
+      const at = text.indexOf(sentence, from);
+      if (at < 0) continue;
+      const start = at + (/^\s*(?:[-*+]|\d+[.)])\s+/.exec(sentence)?.[0].length ?? 0);
+      const end = at + sentence.length;
+      text = `${text.slice(0, start)}${FLAG_OPEN}${text.slice(start, end)}${FLAG_CLOSE}${text.slice(end)}`;
+      from = end + 2;
+    }
+    return text;
+  }
+
+  function unbackedTag() {
+    return h("span", { class: "unsupported-tag", title: UNBACKED }, "not in the notes");
+  }
+
   /* The widget: launcher, panel, conversation, and its storage for the session. */
 
   function unanswered() {
@@ -690,6 +743,7 @@
       drafted: [],
       stage: null,
       quotes: [],
+      unsupported: [],
       guided: false,
       answerId: null,
       rating: null,
@@ -704,6 +758,10 @@
       .map((quote) => ({ text: quote.text, citation: Number(quote.citation) }));
   }
 
+  function textsOf(value) {
+    return Array.isArray(value) ? value.filter((text) => typeof text === "string") : [];
+  }
+
   function restored(turn) {
     // An answer still pending when the learner left the page never arrived.
     const done = turn.status === "done";
@@ -716,6 +774,7 @@
       status: done ? "done" : "error",
       problem: done ? null : problem || { text: INTERRUPTED, wait: false },
       quotes: done ? quotesOf(turn.quotes) : [],
+      unsupported: done ? textsOf(turn.unsupported) : [],
       guided: done && turn.guided === true,
       answerId: done && typeof turn.answerId === "string" ? turn.answerId : null,
       rating: done && turn.rating && turn.rating.sent ? { ...turn.rating, failed: null } : null,
@@ -756,6 +815,7 @@
         status: turn.status,
         problem: turn.problem,
         quotes: turn.status === "done" ? turn.quotes : [],
+        unsupported: turn.status === "done" ? turn.unsupported : [],
         guided: turn.status === "done" && turn.guided === true,
         answerId: turn.status === "done" ? turn.answerId : null,
         rating: turn.rating,
@@ -1122,6 +1182,7 @@
         turn.mode = data.mode;
         turn.citations = Array.isArray(data.citations) ? data.citations : [];
         turn.quotes = quotesOf(data.quotes);
+        turn.unsupported = unsupportedOf(data.grounding);
         turn.guided = data.guided === true;
         turn.answerId = typeof data.answer_id === "string" ? data.answer_id : null;
         turn.status = "done";
