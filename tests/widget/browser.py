@@ -9,7 +9,7 @@ import json
 import queue
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -202,6 +202,22 @@ def serve_widget(site: Site, *, formulas: bool = False) -> None:
     served = site.root / "widget" / "katex"
     shutil.copytree(folder, served, dirs_exist_ok=True)
     (served / "fonts.css").write_bytes(katex.fonts_css(folder))
+
+
+def scripted_page(
+    chat: Chat, site: Site, name: str, *, formulas: bool = False
+) -> Iterator[ScriptedStream]:
+    """A course page ``name`` whose widget (and, with ``formulas``, KaTeX) comes from the
+    site and asks the site's scripted stream; the panel is open. For a fixture to yield
+    from: the stream ends after the test."""
+    serve_widget(site, formulas=formulas)
+    site.stream = ScriptedStream()
+    chat.page.goto(site.allowed + site.embed(name, site.allowed))
+    chat.open()
+    if formulas:
+        chat.page.wait_for_function("() => typeof window.katex?.render === 'function'")
+    yield site.stream
+    site.stream.end()
 
 
 # The settings of the "course" collection the service serves (its course.json).

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from tests.widget.browser import CITE, Chat, ScriptedStream, Site, serve_widget
+from tests.widget.browser import CITE, Chat, ScriptedStream, Site, scripted_page
 
 pytestmark = pytest.mark.integration
 
@@ -41,12 +41,7 @@ def stream(chat: Chat, site: Site) -> Iterator[ScriptedStream]:
 
     The site serves the widget too: these tests need no Syllabus server.
     """
-    serve_widget(site)
-    site.stream = ScriptedStream()
-    chat.page.goto(site.allowed + site.embed("draft.html", site.allowed))
-    chat.open()
-    yield site.stream
-    site.stream.end()
+    yield from scripted_page(chat, site, "draft.html")
 
 
 def test_the_draft_shows_at_once_and_the_generated_answer_replaces_it(

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Locator, expect
 
-from tests.widget.browser import CITE, Chat, ScriptedStream, Site, serve_widget
+from tests.widget.browser import CITE, Chat, ScriptedStream, Site, scripted_page
 
 pytestmark = pytest.mark.integration
 
@@ -37,13 +37,7 @@ GROUNDING = {
 @pytest.fixture
 def stream(chat: Chat, site: Site) -> Iterator[ScriptedStream]:
     """A course page whose widget (and KaTeX) come from the site; the panel is open."""
-    serve_widget(site, formulas=True)
-    site.stream = ScriptedStream()
-    chat.page.goto(site.allowed + site.embed("grounding.html", site.allowed))
-    chat.open()
-    chat.page.wait_for_function("() => typeof window.katex?.render === 'function'")
-    yield site.stream
-    site.stream.end()
+    yield from scripted_page(chat, site, "grounding.html", formulas=True)
 
 
 def flagged_text(turn: Locator) -> str:

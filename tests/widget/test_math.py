@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from tests.widget.browser import CITE, Chat, ScriptedStream, Site, serve_widget
+from tests.widget.browser import CITE, Chat, ScriptedStream, Site, scripted_page
 
 pytestmark = pytest.mark.integration
 
@@ -30,13 +30,7 @@ ANSWER = INLINE_HALF + INLINE_REST + DISPLAY
 @pytest.fixture
 def stream(chat: Chat, site: Site) -> Iterator[ScriptedStream]:
     """A course page whose widget (and KaTeX) come from the site; the panel is open."""
-    serve_widget(site, formulas=True)
-    site.stream = ScriptedStream()
-    chat.page.goto(site.allowed + site.embed("math.html", site.allowed))
-    chat.open()
-    chat.page.wait_for_function("() => typeof window.katex?.render === 'function'")
-    yield site.stream
-    site.stream.end()
+    yield from scripted_page(chat, site, "math.html", formulas=True)
 
 
 def done(answer: str, citations: list[dict[str, object]]) -> tuple[str, dict[str, object]]:
