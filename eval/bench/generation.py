@@ -100,6 +100,9 @@ class _Recorder:
         if False:  # an async generator that yields nothing
             yield ""
 
+    async def first_token_probability(self, messages: list[Message]) -> float | None:
+        return None
+
     async def aclose(self) -> None:
         return None
 

@@ -117,6 +117,14 @@ class AnswerPolicy:
     abstain_unsupported_below: Mapping[AnswerStyle, float] = field(
         default_factory=lambda: {"explain": 0.5, "short": math.inf}
     )
+    # A supported answer abstains when the model gave its first token a probability below
+    # this, per style. In `short`, on 300 SQuAD 2.0 dev questions, the 198 generated spans
+    # below 0.6 held 54 unanswerable questions and 18 right answers (F1 0.412 -> 0.527;
+    # 0.6-0.65 a plateau; BENCHMARKS.md, "The model's doubt"). Not in `explain`, whose
+    # first word ("The", "LoRA") says nothing of the answer.
+    min_first_token_probability: Mapping[AnswerStyle, float] = field(
+        default_factory=lambda: {"short": 0.6}
+    )
 
     def for_course(self, course: CourseConfig) -> AnswerPolicy:
         """This policy with what a collection's ``course.json`` sets instead."""
@@ -287,7 +295,8 @@ class Answerer:
         pieces: list[str] = []
         holding = True  # the answer's start is held back while it may be the refusal
         gate = StreamGate(run.question.text)  # and what is out of place is never shown
-        async for piece in run.generator.stream(self._messages(run, units), self._params(run)):
+        messages = self._messages(run, units)
+        async for piece in run.generator.stream(messages, self._params(run)):
             if run.generated_first_token_ms is None:
                 run.generated_first_token_ms = run.elapsed_ms()
             pieces.append(piece)
@@ -333,6 +342,12 @@ class Answerer:
                 yield event
             return
         accepted = bool(verdict.sentences) and ratio >= run.policy.min_supported_ratio
+        if (accepted or run.policy.answer_strategy == "generative") and (
+            doubt := await self._doubted(run, messages)
+        ):
+            run.rejected = verdict.text
+            yield self._abstained(run, doubt)
+            return
         if accepted or run.policy.answer_strategy == "generative":
             reason = (
                 f"{sum(s.supported for s in verdict.sentences)} of {len(verdict.sentences)} "
@@ -351,6 +366,18 @@ class Answerer:
         run.rejected = verdict.text
         async for event in self._extractive(run, units, reason, stream=False):
             yield event
+
+    @staticmethod
+    async def _doubted(run: _Run, messages: list[Message]) -> str | None:
+        """Why the answer abstains when the model was unsure how to begin it (the
+        probability of its first token below the style's floor), else ``None``."""
+        floor = run.policy.min_first_token_probability.get(run.style)
+        if floor is None:
+            return None
+        sure = await run.generator.first_token_probability(messages)
+        if sure is None or sure >= floor:
+            return None
+        return f"the model was unsure of its answer (first token {sure:.2f}, below {floor:g})"
 
     async def _quotes(self, run: _Run, units: list[Unit], answer: str) -> list[Quote]:
         """The notes' words beneath a generated ``explain`` answer: the draft's units it

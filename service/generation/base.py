@@ -36,6 +36,12 @@ class Generator(Protocol):
 
     def stream(self, messages: list[Message], params: GenerationParams) -> AsyncIterator[str]: ...
 
+    async def first_token_probability(self, messages: list[Message]) -> float | None:
+        """The probability of the most likely first token of the reply to ``messages``:
+        how sure the model is of how its answer begins. ``None`` where the backend cannot
+        tell (a server that gives no log-probabilities)."""
+        ...
+
     async def aclose(self) -> None: ...
 
     @property

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+import numpy as np
+
 from service.errors import BadRequest, GeneratorUnavailable, Overloaded
 from service.generation.base import GenerationParams, Message
 from service.generation.models import MODELS, packaged_gguf
@@ -190,6 +192,21 @@ class LlamaCppGenerator:
         finally:
             job.cancelled.set()
 
+    async def first_token_probability(self, messages: list[Message]) -> float | None:
+        """How sure the model is of how its reply to ``messages`` begins: the probability
+        of its most likely first token. Asked after ``stream`` on the same messages, it
+        costs one token's evaluation: the prompt is still in llama.cpp's cache. ``None``
+        for a GGUF without a chat template."""
+        self._check_open()
+        if self._formatter is None:
+            return None
+        chat = _as_chat(messages)
+        try:
+            future = self._worker.submit(self._first_token_probability, chat)
+        except RuntimeError as exc:  # the worker shut down
+            raise GeneratorUnavailable("the embedded generator has been shut down") from exc
+        return await asyncio.wrap_future(future)
+
     async def aclose(self) -> None:
         """Stop the worker (the running request ends at its next token) and free the model."""
         with self._lock:
@@ -275,6 +292,25 @@ class LlamaCppGenerator:
                 piece = chunk["choices"][0]["delta"].get("content")
                 if piece:
                     job.send(piece)
+
+    def _first_token_probability(self, chat: list[dict[str, str]]) -> float:
+        """On the worker thread: the prompt's tokens as ``create_chat_completion`` makes
+        them, evaluated from where the cache stops matching (its last token at least), and
+        the largest probability of the next token."""
+        from llama_cpp import Llama, llama_get_logits
+
+        assert self._formatter is not None
+        llama = self._llama
+        formatted = self._formatter(messages=chat)  # type: ignore[arg-type]
+        tokens = llama.tokenize(
+            formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True
+        )
+        cached = Llama.longest_token_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
+        llama.n_tokens = min(cached, len(tokens) - 1)
+        llama.eval(tokens[llama.n_tokens :])
+        logits = np.ctypeslib.as_array(llama_get_logits(llama.ctx), shape=(llama.n_vocab(),))
+        shifted = np.exp(logits.astype(np.float64) - float(logits.max()))
+        return float(1.0 / shifted.sum())
 
 
 def _load(path: Path, n_ctx: int, n_threads: int, cpu_variant: str | None) -> Llama:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any, cast
@@ -84,6 +85,27 @@ class OpenAIGenerator:
                     yield piece
         finally:
             self._depth -= 1
+
+    async def first_token_probability(self, messages: list[Message]) -> float | None:
+        """The probability of the first token of the greedy reply, from the server's
+        log-probabilities (one token asked for, ``logprobs``); ``None`` when the server
+        gives none or cannot be asked (llama.cpp's Python server without ``logits_all``
+        refuses; vLLM answers)."""
+        body = _body(self._model, messages, GenerationParams(max_tokens=1)) | {
+            "stream": False,
+            "logprobs": True,
+            "top_logprobs": 1,
+        }
+        try:
+            async with self._slots, asyncio.timeout(self._timeout):
+                response = await self._client.post(self._url, json=body)
+            if not response.is_success:
+                return None
+            logprob = response.json()["choices"][0]["logprobs"]["content"][0]["logprob"]
+            return math.exp(float(logprob))
+        except (httpx.HTTPError, TimeoutError, ValueError, KeyError, IndexError, TypeError):
+            logger.debug("no first-token probability from %s", self._url, exc_info=True)
+            return None
 
     async def aclose(self) -> None:
         await self._client.aclose()

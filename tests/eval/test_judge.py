@@ -28,6 +28,9 @@ class ScriptedJudge:
         else:
             yield "What is the capital of France?"
 
+    async def first_token_probability(self, messages: list[Message]) -> float | None:
+        return None
+
     async def aclose(self) -> None:
         return None
 

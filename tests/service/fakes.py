@@ -31,6 +31,7 @@ class FakeGenerator:
         self.delay = 0.0
         self.busy = False
         self.active = 0
+        self.confidence: float | None = None
 
     @property
     def queue_depth(self) -> int:
@@ -47,6 +48,10 @@ class FakeGenerator:
                 yield word + " "
         finally:
             self.active -= 1
+
+    async def first_token_probability(self, messages: list[Message]) -> float | None:
+        """``confidence``: how sure the scripted model is of its reply (None: it cannot tell)."""
+        return self.confidence
 
     async def aclose(self) -> None:
         return None

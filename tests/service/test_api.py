@@ -157,6 +157,34 @@ def test_the_models_refusal_abstains_only_for_short_answers(
     assert "NOT COVERED" not in answer.answer
 
 
+@pytest.mark.parametrize(
+    ("style", "confidence", "mode"),
+    [
+        ("short", 0.2, "abstained"),
+        ("short", 0.9, "generative"),
+        ("short", None, "generative"),  # a backend that cannot tell
+        ("explain", 0.2, "generative"),  # an explanation's first word says nothing
+    ],
+)
+def test_a_short_answer_the_model_was_unsure_how_to_begin_is_abstained(
+    client: TestClient,
+    fake_generator: FakeGenerator,
+    style: str,
+    confidence: float | None,
+    mode: str,
+) -> None:
+    fake_generator.reply = "one minus beta to the power t [1]"
+    fake_generator.confidence = confidence
+    answer = _ask(client, "What does Adam bias correction divide by?", style=style)
+    assert answer.mode == mode, answer.grounding.reason
+    if mode == "abstained":
+        assert "unsure" in answer.grounding.reason
+        assert "beta" not in answer.answer
+        assert answer.grounding.rejected_answer == "one minus beta to the power t [1]"
+    else:
+        assert "beta to the power t" in answer.answer
+
+
 def test_citations_to_missing_passages_are_removed(
     client: TestClient, fake_generator: FakeGenerator
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -192,3 +193,41 @@ def test_the_longest_valid_conversation_fits_the_context(generator: LlamaCppGene
     for style in ("explain", "short"):
         messages = build_messages(question, passages, history, style=style, max_passage_chars=700)
         assert generator.prompt_tokens(messages) + 192 < generator.n_ctx, style
+
+
+def test_how_sure_the_model_is_of_its_first_token_is_llama_cpps_own_figure(
+    generator: LlamaCppGenerator,
+) -> None:
+    """The probability matches the log-probability llama.cpp itself reports for the first
+    token (a second model kept with every logit), whether the prompt was still cached or
+    not, and the cache it leaves serves the next answer as before."""
+    params = GenerationParams(max_tokens=16)
+
+    async def scenario() -> tuple[str, float | None, float | None, str]:
+        before = "".join(await collect(generator.stream(CAPITAL, params)))
+        cached = await generator.first_token_probability(CAPITAL)  # the prompt is cached
+        await collect(generator.stream(ESSAY, GenerationParams(max_tokens=4)))
+        fresh = await generator.first_token_probability(CAPITAL)  # evaluated again
+        after = "".join(await collect(generator.stream(CAPITAL, params)))
+        return before, cached, fresh, after
+
+    before, cached, fresh, after = asyncio.run(scenario())
+
+    from llama_cpp import Llama
+
+    reference = Llama(str(default_gguf_path()), n_ctx=512, logits_all=True, verbose=False)
+    try:
+        reply = reference.create_chat_completion(
+            [{"role": m.role, "content": m.content} for m in CAPITAL],  # type: ignore[misc]
+            max_tokens=1,
+            temperature=0.0,
+            logprobs=True,
+            top_logprobs=1,
+        )
+    finally:
+        reference.close()
+    expected = math.exp(reply["choices"][0]["logprobs"]["content"][0]["logprob"])  # type: ignore[index]
+    # Batch sizes differ between the three, so the last digits may.
+    assert cached == pytest.approx(expected, rel=0.05)
+    assert fresh == pytest.approx(expected, rel=0.05)
+    assert after == before
