@@ -88,9 +88,8 @@ class OpenAIGenerator:
 
     async def first_token_probability(self, messages: list[Message]) -> float | None:
         """The probability of the first token of the greedy reply, from the server's
-        log-probabilities (one token asked for, ``logprobs``); ``None`` when the server
-        gives none or cannot be asked (llama.cpp's Python server without ``logits_all``
-        refuses; vLLM answers)."""
+        log-probabilities (one token asked for, with ``logprobs``: vLLM and llama.cpp's
+        servers give them); ``None`` when the server gives none or cannot be asked."""
         body = _body(self._model, messages, GenerationParams(max_tokens=1)) | {
             "stream": False,
             "logprobs": True,

@@ -12,7 +12,13 @@ import httpx
 import pytest
 
 from service.errors import GeneratorTimeout, GeneratorUnavailable, Overloaded
-from service.generation import GenerationParams, Message, OpenAIGenerator, default_gguf_path
+from service.generation import (
+    GenerationParams,
+    LlamaCppGenerator,
+    Message,
+    OpenAIGenerator,
+    default_gguf_path,
+)
 from tests.service.llama_server import LlamaServer, free_port, start_llama_server
 
 CAPITAL = [
@@ -108,6 +114,59 @@ def test_sends_the_request_and_yields_the_deltas() -> None:
         "temperature": 0.5,
         "stop": ["\n"],
     }
+
+
+def test_how_sure_the_model_is_comes_from_the_servers_log_probabilities() -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        choice = {"message": {"content": "Paris"}, "logprobs": {"content": [{"logprob": -0.5}]}}
+        return httpx.Response(200, json={"choices": [choice]})
+
+    sure = asyncio.run(mocked(handler).first_token_probability(CAPITAL))
+
+    assert sure == pytest.approx(0.6065, abs=1e-4)
+    assert seen[0]["max_tokens"] == 1 and seen[0]["stream"] is False
+    assert seen[0]["logprobs"] is True and seen[0]["temperature"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        httpx.Response(200, json={"choices": [{"message": {"content": "Paris"}}]}),
+        httpx.Response(200, json={"choices": [{"logprobs": None}]}),
+        httpx.Response(400, json={"error": {"message": "logprobs is not supported"}}),
+        httpx.Response(200, content=b"<html>Bad gateway</html>"),
+    ],
+)
+def test_a_server_without_log_probabilities_cannot_tell(response: httpx.Response) -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return response
+
+    assert asyncio.run(mocked(handler).first_token_probability(CAPITAL)) is None
+
+
+@pytest.mark.integration
+def test_llama_cpps_server_is_as_sure_as_the_embedded_model_on_the_same_file(
+    server: LlamaServer,
+) -> None:
+    async def both() -> tuple[float | None, float | None]:
+        remote = OpenAIGenerator(server.base_url, server.model)
+        embedded = LlamaCppGenerator(default_gguf_path())
+        try:
+            return (
+                await remote.first_token_probability(CAPITAL),
+                await embedded.first_token_probability(CAPITAL),
+            )
+        finally:
+            await remote.aclose()
+            await embedded.aclose()
+
+    remote, embedded = asyncio.run(both())
+
+    assert remote is not None and embedded is not None
+    assert remote == pytest.approx(embedded, rel=0.05)
 
 
 @pytest.mark.parametrize(
