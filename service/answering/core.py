@@ -119,8 +119,9 @@ class AnswerPolicy:
     )
     # A supported answer abstains when the model gave its first token a probability below
     # this, per style. In `short`, on 300 SQuAD 2.0 dev questions, the 198 generated spans
-    # below 0.6 held 54 unanswerable questions and 18 right answers (F1 0.412 -> 0.527;
-    # 0.6-0.65 a plateau; BENCHMARKS.md, "The model's doubt"). Not in `explain`, whose
+    # below 0.6 held 54 unanswerable questions and 18 right answers (F1 0.412 -> 0.527
+    # scored offline, 0.507 measured; 0.6-0.65 a plateau; BENCHMARKS.md, "The model's
+    # doubt"). Not in `explain`, whose
     # first word ("The", "LoRA") says nothing of the answer.
     min_first_token_probability: Mapping[AnswerStyle, float] = field(
         default_factory=lambda: {"short": 0.6}

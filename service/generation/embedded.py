@@ -196,16 +196,16 @@ class LlamaCppGenerator:
         """How sure the model is of how its reply to ``messages`` begins: the probability
         of its most likely first token. Asked after ``stream`` on the same messages, it
         costs one token's evaluation: the prompt is still in llama.cpp's cache. ``None``
-        for a GGUF without a chat template."""
-        self._check_open()
-        if self._formatter is None:
+        for a GGUF without a chat template, or when the model cannot be asked (shut
+        down, or failing): the answer it is asked about has been written already."""
+        if self._closed or self._formatter is None:
             return None
-        chat = _as_chat(messages)
         try:
-            future = self._worker.submit(self._first_token_probability, chat)
-        except RuntimeError as exc:  # the worker shut down
-            raise GeneratorUnavailable("the embedded generator has been shut down") from exc
-        return await asyncio.wrap_future(future)
+            future = self._worker.submit(self._first_token_probability, _as_chat(messages))
+            return await asyncio.wrap_future(future)
+        except Exception:  # the worker shut down, or llama.cpp failed
+            logger.warning("no first-token probability from the embedded model", exc_info=True)
+            return None
 
     async def aclose(self) -> None:
         """Stop the worker (the running request ends at its next token) and free the model."""

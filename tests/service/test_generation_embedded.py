@@ -177,6 +177,8 @@ def test_a_closed_generator_refuses_new_requests() -> None:
 
     with pytest.raises(GeneratorUnavailable, match="shut down"):
         asyncio.run(collect(closing.stream(CAPITAL, GenerationParams())))
+    # Asked about an answer already written, it cannot tell; it does not fail the answer.
+    assert asyncio.run(closing.first_token_probability(CAPITAL)) is None
 
 
 def test_the_longest_valid_conversation_fits_the_context(generator: LlamaCppGenerator) -> None:
