@@ -503,6 +503,10 @@
       const unbacked = this.turn.status === "done" ? this.turn.unsupported : [];
       const text = flagSentences(this.turn.answer, unbacked);
       const answer = h("div", { class: "answer rich" }, ...rich(text, this.flagged(this.marked(byNumber))));
+      // A formula inside a sentence set off is set off with it.
+      for (const math of answer.querySelectorAll(".unsupported + .math")) {
+        if (math.nextElementSibling?.classList.contains("unsupported")) math.classList.add("unsupported");
+      }
       const quoted = this.turn.status === "done" && this.turn.quotes.length > 0;
       const quotes = quoted ? this.quoteBlock(byNumber) : null;
       // A source the learner opened stays open while the answer is redrawn.

@@ -76,6 +76,8 @@ def test_a_sentence_the_notes_do_not_back_is_set_off_and_tagged(
     assert flagged.startswith("A temperature") and flagged.endswith("sharper 1.")
     assert "divides" not in flagged and "greedy" not in flagged
     expect(answer.locator(".katex")).to_have_count(2)  # both formulas still render
+    expect(answer.locator(".math.unsupported")).to_have_count(1)  # T > 1, not the first T
+    expect(answer.locator(".math.unsupported")).to_contain_text("T>1")
     # The tag follows the sentence it is about, before the next one.
     order = answer.evaluate(
         """(el) => {
