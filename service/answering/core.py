@@ -121,8 +121,8 @@ class AnswerPolicy:
     # this, per style. In `short`, on 300 SQuAD 2.0 dev questions, the 198 generated spans
     # below 0.6 held 54 unanswerable questions and 18 right answers (F1 0.412 -> 0.527
     # scored offline, 0.507 measured; 0.6-0.65 a plateau; BENCHMARKS.md, "The model's
-    # doubt"). Not in `explain`, whose
-    # first word ("The", "LoRA") says nothing of the answer.
+    # doubt"). Not in `explain`, whose first word ("The", "LoRA") says nothing of the
+    # answer.
     min_first_token_probability: Mapping[AnswerStyle, float] = field(
         default_factory=lambda: {"short": 0.6}
     )
@@ -343,13 +343,11 @@ class Answerer:
                 yield event
             return
         accepted = bool(verdict.sentences) and ratio >= run.policy.min_supported_ratio
-        if (accepted or run.policy.answer_strategy == "generative") and (
-            doubt := await self._doubted(run, messages)
-        ):
-            run.rejected = verdict.text
-            yield self._abstained(run, doubt)
-            return
         if accepted or run.policy.answer_strategy == "generative":
+            if doubt := await self._doubted(run, messages):
+                run.rejected = verdict.text
+                yield self._abstained(run, doubt)
+                return
             reason = (
                 f"{sum(s.supported for s in verdict.sentences)} of {len(verdict.sentences)} "
                 "generated sentences are supported by the passages"
