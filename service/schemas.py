@@ -179,7 +179,8 @@ class SentenceGrounding(BaseModel):
     supported: bool
     unsupported_terms: list[str] = Field(
         default_factory=list,
-        description="Names and numbers of the sentence that its passages do not contain.",
+        description="Names and numbers of the sentence that its passages do not contain, "
+        "and a negation it adds to or drops from the passage sentence it copies.",
     )
     model_citations: list[int] = Field(
         default_factory=list,

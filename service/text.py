@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-_WORD = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*")
+WORD = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*")
 CITATION = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 STOPWORDS = frozenset(
     """
@@ -40,7 +40,7 @@ def stem_words(words: Sequence[str]) -> list[str]:
 
 def content_words(text: str) -> set[str]:
     """Stemmed, lower-cased words of ``text`` that carry meaning."""
-    words = [w.lower() for w in _WORD.findall(text)]
+    words = [w.lower() for w in WORD.findall(text)]
     return set(_stemmer().stemWords([w for w in words if w not in STOPWORDS]))
 
 
@@ -53,7 +53,7 @@ def overlap(claim: str, evidence: str) -> float:
 
 
 def _content_sequence(text: str) -> list[str]:
-    words = [w.lower() for w in _WORD.findall(text)]
+    words = [w.lower() for w in WORD.findall(text)]
     return list(_stemmer().stemWords([w for w in words if w not in STOPWORDS]))
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from indexes import Embedder
 from ingest.sentences import split_sentences
 from service.answering.injection import as_evidence
+from service.answering.negation import flipped_negation
 from service.text import (
     CITATION,
     STOPWORDS,
@@ -122,7 +123,8 @@ def _verbatim(cleaned: list[tuple[str, list[int]]], holders: list[int]) -> Verdi
 
 
 def _misnamed(sentence: CheckedSentence) -> bool:
-    """Not supported, with a name or term its passages lack: its subject is wrong."""
+    """Not supported, with a name or term its passages lack (its subject is wrong) or
+    with the passage's claim reversed."""
     return not sentence.supported and bool(sentence.unsupported_terms)
 
 
@@ -202,6 +204,10 @@ def _pairs(text: str) -> set[tuple[str, str]]:
     return set(itertools.pairwise(words))
 
 
+# A parenthetical aside: "(nucleus)", "(Holtzman et al., 2019)".
+_ASIDE = re.compile(r"\s*\([^()]*\)")
+
+
 def _term_word(word: str) -> bool:
     """A word that can be half of a two-word term: not a stop word, not a number ("-t 8
     --port 8080" holds no term "8 port" for "the default port" to swap)."""
@@ -214,10 +220,11 @@ def swapped_terms(sentence: str, source: str, known: set[tuple[str, str]]) -> li
     sampling keeps only the k most probable tokens" copied from "Top-k sampling keeps …",
     or "the forget gate controls …" from "Reset gate: controls …". The words are the
     passage's, so the support check passes them; the subject is another the notes
-    describe elsewhere."""
+    describe elsewhere. The source read without its asides is the source too: "Top-p
+    sampling keeps …" copies "Top-p (nucleus) sampling (Holtzman et al., 2019) keeps …"."""
     if overlap(sentence, source) < _COPIED:
         return []
-    mine, theirs = _pairs(sentence), _pairs(source)
+    mine, theirs = _pairs(sentence), _pairs(source) | _pairs(_ASIDE.sub("", source))
     only_mine = (mine - theirs) & known
     only_theirs = theirs - mine
     swapped = []
@@ -327,6 +334,8 @@ class GroundingChecker:
         # most probable tokens [1]" copies the top-k sentence of [2], not [1]'s on top-p.
         copied = view.sentences[int(np.argmax(view.similarity[row]))]
         foreign += [t for t in swapped_terms(text, copied, view.pairs) if t not in foreign]
+        flipped = flipped_negation(text, copied) if overlap(text, copied) >= _COPIED else None
+        foreign += [flipped] if flipped else []  # the passage's words, the opposite claim
         supported = support >= self.threshold and not foreign
         return _Judged(best, support, supported, tuple(foreign))
 

@@ -114,6 +114,29 @@ def test_a_sentence_that_leans_on_a_misnamed_one_is_not_supported_either() -> No
     assert "top p" in verdict.sentences[1].unsupported_terms
 
 
+def test_a_sentence_that_leaves_out_the_asides_of_its_passage_is_no_swap() -> None:
+    """Seen in the widget: the demo note's top-p sentence, copied without "(nucleus)" and
+    the reference, was marked "not in the notes" for the pairs "p sampling" and "sampling
+    keeps", which the passage holds elsewhere."""
+    top_p = (
+        "Top-p (nucleus) sampling (Holtzman et al., 2019) keeps the smallest set of tokens "
+        "whose cumulative probability reaches p (for example 0.9 or 0.95)."
+    )
+    passage = (
+        f"Top-k sampling keeps only the k most probable tokens. {top_p} Top-p sampling adapts."
+    )
+    answer = (
+        "Top-p sampling keeps the smallest set of tokens whose cumulative probability "
+        "reaches p [1]."
+    )
+    assert swapped_terms(answer, top_p, _pairs(passage)) == []
+    verdict = GroundingChecker(FakeEmbedder(), 0.7).check(answer, [passage], None, VOCABULARY)
+    assert verdict.sentences[0].unsupported_terms == ()
+    assert verdict.sentences[0].supported
+    # Read without its asides, the passage sentence still names top-p, not top-k.
+    assert "top k" in swapped_terms(answer.replace("Top-p", "Top-k"), top_p, _pairs(passage))
+
+
 def test_a_sentence_that_names_its_subject_differently_is_not_a_swap() -> None:
     answer = "Adam divides each average by one minus beta to the power t [1]."
     passage = "Bias correction divides each average by one minus beta to the power t."
@@ -236,3 +259,32 @@ def test_of_two_passages_that_support_a_sentence_the_one_with_its_phrases_takes_
     verdict = GroundingChecker(FakeEmbedder(), 0.7).check(answer, [gru, lstm], None, VOCABULARY)
     sentence = verdict.sentences[0]
     assert (sentence.supported, sentence.citations, sentence.model_citations) == (True, [2], [1])
+
+
+MERGING = (
+    "After training, the update can be folded into the base weights. The merged model has "
+    "the original architecture, so inference has no extra latency. Keeping adapters "
+    "separate instead allows hot-swapping many tasks on one base."
+)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Keep adapters separate instead of allowing hot-swapping many tasks [1].",
+        "The merged model has the original architecture, so inference has extra latency [1].",
+    ],
+)
+def test_a_sentence_that_reverses_its_passage_with_its_words_is_not_supported(
+    sentence: str,
+) -> None:
+    """Every word is the passage's; the claim is the opposite (seen in the demo)."""
+    verdict = GroundingChecker(FakeEmbedder(), 0.7).check(sentence, [MERGING], None, VOCABULARY)
+    assert [s.supported for s in verdict.sentences] == [False]
+    assert "the notes:" in verdict.sentences[0].unsupported_terms[-1]
+
+
+def test_the_passage_said_again_is_supported() -> None:
+    answer = "Keeping adapters separate instead allows hot-swapping many tasks on one base [1]."
+    verdict = GroundingChecker(FakeEmbedder(), 0.7).check(answer, [MERGING], None, VOCABULARY)
+    assert verdict.sentences[0].supported

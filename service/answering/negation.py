@@ -1,0 +1,117 @@
+"""A copied sentence that says the opposite of its passage sentence.
+
+"Keep adapters separate instead of allowing hot-swapping" is the passage's "Keeping
+adapters separate instead allows hot-swapping" with one negation put in: every word is the
+passage's, so the support check and the names check pass it, and it asserts the reverse.
+:func:`flipped_negation` aligns the sentence with the passage sentence it copies and finds
+a place where only the polarity changed: a negation added or dropped, with the same
+content words on both sides of it and the words it governs the same in both.
+"""
+
+from __future__ import annotations
+
+import re
+from difflib import SequenceMatcher
+
+from service.text import STOPWORDS, WORD, stem, strip_citations
+
+# Words that turn what follows into its opposite (two-word ones are read as one token).
+_NEGATIONS = frozenset(
+    "not no never none nothing neither nor without instead-of rather-than".split()  # noqa: SIM905
+)
+_JOINED = {
+    ("instead", "of"): "instead-of",
+    ("rather", "than"): "rather-than",
+    ("not", "only"): "not-only",  # "not only A but also B" negates nothing (with a "but")
+}
+# A clause ends at punctuation; a negation governs no further.
+_BREAK = "|"
+# Words a polarity change may add or drop beside its negation: "instead allows" becomes
+# "does not allow", "is no longer needed" becomes "is needed".
+_FILLER = STOPWORDS | {_BREAK, "instead", "also", "only", "still", "just", "even", "longer", "ever"}
+_CONTRACTED = {"ca": "can", "wo": "will", "sha": "shall"}
+
+
+_PIECE = re.compile(rf"{WORD.pattern}|[,;:.!?](?=\s|$)")  # "0.67" breaks nothing
+
+
+def _tokens(text: str) -> list[str]:
+    """Lower-cased words and clause breaks, contractions opened ("doesn't" → "does not",
+    "cannot" → "can not") and the two-word negations joined."""
+    words: list[str] = []
+    for word in (w.lower() for w in _PIECE.findall(strip_citations(text))):
+        if not word[0].isalnum():
+            words.append(_BREAK)
+        elif word == "cannot":
+            words += ["can", "not"]
+        elif word.endswith("n't"):
+            words += [_CONTRACTED.get(word[:-3], word[:-3]), "not"]
+        else:
+            words.append(word)
+    joined: list[str] = []
+    for n, word in enumerate(words):
+        pair = (joined[-1], word) if joined else None
+        if pair in _JOINED and (pair != ("not", "only") or "but" in words[n:]):
+            joined[-1] = _JOINED[pair]
+        else:
+            joined.append(word)
+    return joined
+
+
+def _stems(words: list[str]) -> list[str]:
+    return [w if w in _NEGATIONS or w == _BREAK else stem(w) for w in words]
+
+
+def _negations(words: list[str], start: int, end: int) -> int:
+    """The negations in the clause of ``words`` that holds ``words[start:end]``."""
+    while start > 0 and words[start - 1] != _BREAK:
+        start -= 1
+    while end < len(words) and words[end] != _BREAK:
+        end += 1
+    return sum(w in _NEGATIONS for w in words[start:end])
+
+
+def _said(words: list[str]) -> str:
+    return " ".join(words).replace("-of", " of").replace("-than", " than")
+
+
+def flipped_negation(sentence: str, source: str) -> str | None:
+    """Where ``sentence`` adds a negation to ``source`` (the passage sentence it copies) or
+    drops one, the words that differ, as ``'"…" (the notes: "…")'``; None when its
+    polarity is the passage's everywhere.
+
+    Only a pure change of polarity counts: the other content words of the changed stretch
+    must be the passage's (stems compared), and the rest of the sentence's clause must be
+    the passage's words too ("does not train the base weights" against "trains A and B;
+    the base weights are frozen" changes more than polarity, and so does "keeps the base
+    model in 4-bit" against "does not keep the base model in 16-bit")."""
+    mine, theirs = _tokens(sentence), _tokens(source)
+    stems_mine, stems_theirs = _stems(mine), _stems(theirs)
+    matcher = SequenceMatcher(None, stems_mine, stems_theirs, autojunk=False)
+    opcodes = matcher.get_opcodes()
+    for n, (tag, i1, i2, j1, j2) in enumerate(opcodes):
+        if tag == "equal":
+            continue
+        added = sum(w in _NEGATIONS for w in mine[i1:i2])
+        dropped = sum(w in _NEGATIONS for w in theirs[j1:j2])
+        if added == dropped or _negations(mine, i1, i2) == _negations(theirs, j1, j2):
+            continue  # "does not need a" against "needs no": the clause's polarity holds
+        rest_mine = {stems_mine[i] for i in range(i1, i2) if mine[i] not in _NEGATIONS | _FILLER}
+        rest_theirs = {
+            stems_theirs[j] for j in range(j1, j2) if theirs[j] not in _NEGATIONS | _FILLER
+        }
+        if rest_mine != rest_theirs:
+            continue  # the sentence says something else here, not the opposite
+        following = opcodes[n + 1] if n + 1 < len(opcodes) else None
+        if following is None or following[0] != "equal":
+            continue
+        _, k1, k2, l1, _ = following
+        governed = mine[k1:k2]
+        clause = governed[: governed.index(_BREAK)] if _BREAK in governed else governed
+        if not any(w not in _FILLER for w in clause):
+            continue  # nothing the negation governs is the passage's
+        if len(clause) == len(governed) and k2 < len(mine) and mine[k2] != _BREAK:
+            continue  # the clause goes on with other words than the passage's
+        said, noted = _said([*mine[i1:i2], mine[k1]]), _said([*theirs[j1:j2], theirs[l1]])
+        return f'"{said}" (the notes: "{noted}")'
+    return None

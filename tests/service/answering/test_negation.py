@@ -1,0 +1,79 @@
+"""A copied sentence that reverses its passage sentence with the passage's own words."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.answering.negation import flipped_negation
+
+MERGE = "Keeping adapters separate instead allows hot-swapping many tasks on one base."
+GRU = "The GRU needs no separate cell state."
+
+
+@pytest.mark.parametrize(
+    ("sentence", "source"),
+    [
+        # a negation put in (the demo's merge answer), in two wordings
+        ("Keep adapters separate instead of allowing hot-swapping [1].", MERGE),
+        ("Keeping adapters separate does not allow hot-swapping [1].", MERGE),
+        (
+            "Batch norm doesn't work well with small batches.",
+            "Batch norm works well with small batches.",
+        ),
+        ("A GRU cannot be trained in parallel.", "A GRU can be trained in parallel."),
+        # a negation left out
+        ("The GRU needs a separate cell state [1].", GRU),
+        (
+            "Batch norm works well with small batches.",
+            "Batch norm does not work well with small batches.",
+        ),
+        (
+            "The merged model has extra latency, and works in any stack.",
+            "The merged model has no extra latency, and works in any stack.",
+        ),
+        (
+            "A reward model is only a proxy for what people want.",
+            "A reward model is not only a proxy for what people want.",
+        ),
+    ],
+)
+def test_a_reversed_claim_is_found(sentence: str, source: str) -> None:
+    assert flipped_negation(sentence, source)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "source"),
+    [
+        (MERGE, MERGE),
+        ("Keeping adapters separate allows hot-swapping many tasks [1].", MERGE),
+        # the same polarity, worded otherwise
+        ("The GRU does not need a separate cell state [1].", GRU),
+        (
+            "Dense retrieval matches meaning, not exact words.",
+            "Dense retrieval matches meaning rather than exact words.",
+        ),
+        (
+            "Vanishing gradients cannot be fixed by clipping.",
+            "Clipping does not fix vanishing gradients.",
+        ),
+        ("It is not only fast but also small.", "It is fast and small."),
+        # more changes than polarity: not this check's to judge
+        (
+            "LoRA does not train the base weights.",
+            "LoRA trains A and B; the base weights are frozen.",
+        ),
+        ("QLoRA keeps the base model in 4-bit.", "QLoRA does not keep the base model in 16-bit."),
+        # a decimal point ends no clause
+        (
+            "At T = 1 the probabilities are about (0.67, 0.24).",
+            "At T = 1 the probabilities are about (0.67, 0.24).",
+        ),
+    ],
+)
+def test_a_sentence_of_the_same_polarity_is_not_flagged(sentence: str, source: str) -> None:
+    assert flipped_negation(sentence, source) is None
+
+
+def test_the_finding_shows_both_wordings() -> None:
+    found = flipped_negation("Keep adapters separate instead of allowing hot-swapping [1].", MERGE)
+    assert found == '"instead of allowing" (the notes: "instead allows")'
