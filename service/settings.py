@@ -160,6 +160,11 @@ class Settings(BaseSettings):
         description="llama.cpp CPU kernels to run (haswell, zen4, sapphirerapids...; "
         "default: the best this CPU supports).",
     )
+    flash_attention: bool = Field(
+        True,
+        description="Flash attention in the embedded model: faster prompts and answers on "
+        "CPU (BENCHMARKS, 'Generation speed').",
+    )
     queue_size: int = Field(
         8, ge=1, le=1024, description="Generation requests that may wait; beyond, 503."
     )

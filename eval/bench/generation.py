@@ -10,12 +10,13 @@ The prompts are the service's own: each learner question goes through the real
 the chat messages it would send the model are recorded. Then, for each packaged GGUF
 and each CPU variant of llama.cpp (``best``: what the dispatch picks for this CPU;
 ``haswell``: the AVX2 kernels a portable build had before; ``haswell/plain``: those
-without repacked weights, as the service loaded its models before; ``NAME/extra``: with
-every extra buffer type, AMX tiles included), one process loads the
-variant and runs every prompt twice in turn: through ``LlamaCppGenerator`` (the service's
-worker thread, queue and event loop) and through a bare ``llama_cpp.Llama`` with the
-same file, context, threads and call. A variant is fixed per process, as llama.cpp
-keeps one CPU backend, so variants are compared across processes of one run.
+without repacked weights or flash attention, as the service loaded its models before;
+``NAME/extra``: with every extra buffer type, AMX tiles included; ``NAME/nofa``: without
+flash attention only), one process loads the variant and runs every prompt twice in
+turn: through ``LlamaCppGenerator`` (the service's worker thread, queue and event loop)
+and through a bare ``llama_cpp.Llama`` with the same file, context, threads and call. A
+variant is fixed per process, as llama.cpp keeps one CPU backend, so variants are
+compared across processes of one run.
 
 Per path it reports prompt tokens/s (prompt tokens over time to the first piece),
 generated tokens/s (pieces after the first over the time after it), time to first
@@ -179,10 +180,14 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     max_tokens = payload["max_tokens"]
     path = packaged_gguf(MODELS[args.model])
     # "/plain": no repacked weights either, as the service loaded models before; "/extra":
-    # every extra buffer type, AMX tiles included (what the service leaves out on AMX).
+    # every extra buffer type, AMX tiles included (what the service leaves out on AMX);
+    # "/nofa": no flash attention (the service's setting before it was measured).
     extra_buffers = {"plain": False, "extra": True}.get(option)
+    flash_attention = option not in ("plain", "nofa")
     with load_parameters(backend, extra_buffers=extra_buffers):
-        generator = LlamaCppGenerator(path, n_ctx=args.n_ctx, n_threads=args.threads)
+        generator = LlamaCppGenerator(
+            path, n_ctx=args.n_ctx, n_threads=args.threads, flash_attention=flash_attention
+        )
     peers: dict[str, dict[str, Any]] = {"bare": {}}
     if args.lookup:
         from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
@@ -195,6 +200,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
                 n_ctx=args.n_ctx,
                 n_threads=args.threads,
                 n_threads_batch=args.threads,
+                flash_attn=flash_attention,
                 verbose=False,
                 **extra,
             )

@@ -4,7 +4,8 @@ The three systems answer the same questions over the same corpus folder, chunked
 to the same size and overlap (Syllabus's defaults, in word pieces of the
 embedder), embedded with the same all-MiniLM-L6-v2 weights, and generate with the
 same GGUF (the configured default model) through the same llama.cpp build and CPU
-kernels, with the same context, threads, temperature 0 and answer-token limit:
+kernels, with the same context, threads, flash attention, temperature 0 and answer-token
+limit:
 
 * **syllabus**: ``syllabus eval run`` in process, its own ``/v1/ask``;
 * **langchain**: ``RetrievalQA.from_chain_type(ChatLlamaCpp, chain_type="stuff")``
@@ -103,6 +104,7 @@ def _llama_kwargs(settings: Settings) -> dict[str, Any]:
         "n_ctx": settings.n_ctx,
         "n_threads": threads,
         "n_threads_batch": threads,
+        "flash_attn": settings.flash_attention,  # as the service runs it
         "verbose": False,
     }
 
@@ -120,6 +122,7 @@ def _langchain(folder: Path, settings: Settings) -> Answer:
         n_ctx=kwargs["n_ctx"],
         n_threads=kwargs["n_threads"],
         n_batch=512,
+        model_kwargs={"flash_attn": kwargs["flash_attn"]},
         max_tokens=settings.max_answer_tokens,
         temperature=0.0,
         verbose=False,

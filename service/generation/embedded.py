@@ -135,11 +135,14 @@ class LlamaCppGenerator:
         n_threads: int | None = None,
         queue_size: int = 8,
         cpu_variant: str | None = None,
+        flash_attention: bool = True,
     ) -> None:
         if queue_size < 1:
             raise ValueError(f"queue_size must be at least 1, got {queue_size}")
         self._path = model_path if model_path is not None else default_gguf_path()
-        self._llama = _load(self._path, n_ctx, n_threads or default_threads(), cpu_variant)
+        self._llama = _load(
+            self._path, n_ctx, n_threads or default_threads(), cpu_variant, flash_attention
+        )
         self._formatter = _chat_formatter(self._llama)
         self._queue_size = queue_size
         self._lock = threading.Lock()
@@ -313,7 +316,9 @@ class LlamaCppGenerator:
         return float(1.0 / shifted.sum())
 
 
-def _load(path: Path, n_ctx: int, n_threads: int, cpu_variant: str | None) -> Llama:
+def _load(
+    path: Path, n_ctx: int, n_threads: int, cpu_variant: str | None, flash_attention: bool
+) -> Llama:
     if not path.is_file():
         raise GeneratorUnavailable(f"no GGUF model file at {path}")
     from llama_cpp import Llama
@@ -329,6 +334,7 @@ def _load(path: Path, n_ctx: int, n_threads: int, cpu_variant: str | None) -> Ll
                 n_ctx=n_ctx,
                 n_threads=n_threads,
                 n_threads_batch=n_threads,
+                flash_attn=flash_attention,
                 verbose=False,
             )
     except ValueError as exc:  # llama-cpp-python's way of saying the file did not load

@@ -31,6 +31,7 @@ def build_generator(settings: Settings) -> Generator:
         n_threads=settings.n_threads,
         queue_size=settings.queue_size,
         cpu_variant=settings.cpu_variant,
+        flash_attention=settings.flash_attention,
     )
 
 

@@ -5,7 +5,7 @@
 ``python -m llama_cpp.server`` with the same flags, after loading llama.cpp's best CPU
 variant from llama-cpp-python's ``lib/`` folder (``load_cpu_backend``), and with the
 buffer types the service loads models with (``load_parameters``: no AMX buffers, which
-crash).
+crash) and its flash attention.
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ def start_llama_server(
         *("--model", str(model), "--model_alias", model.stem),
         *("--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx)),
         *("--n_threads", threads, "--n_threads_batch", threads),
+        *("--flash_attn", "true"),  # as the service runs its embedded model
     ]
     env = {**os.environ, "PYTHONPATH": str(PROJECT)}
     with tempfile.TemporaryFile() as log:

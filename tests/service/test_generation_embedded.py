@@ -181,6 +181,29 @@ def test_a_closed_generator_refuses_new_requests() -> None:
     assert asyncio.run(closing.first_token_probability(CAPITAL)) is None
 
 
+def test_flash_attention_is_on_unless_turned_off(generator: LlamaCppGenerator) -> None:
+    """The service runs llama.cpp's flash attention (faster prompts on CPU, BENCHMARKS
+    "Flash attention"); ``SYLLABUS_FLASH_ATTENTION=false`` loads the model without it,
+    and it answers as well (its last digits differ, so a long text may part ways)."""
+    from llama_cpp import LLAMA_FLASH_ATTN_TYPE_DISABLED, LLAMA_FLASH_ATTN_TYPE_ENABLED
+
+    from service.generation.factory import build_generator
+    from service.settings import Settings
+
+    params = GenerationParams(max_tokens=12)
+    assert generator._llama.context_params.flash_attn_type == LLAMA_FLASH_ATTN_TYPE_ENABLED
+    with_it = "".join(asyncio.run(collect(generator.stream(CAPITAL, params))))
+    plain = build_generator(Settings(model="smollm2-135m", flash_attention=False, n_ctx=512))
+    try:
+        assert isinstance(plain, LlamaCppGenerator)
+        assert plain._llama.context_params.flash_attn_type == LLAMA_FLASH_ATTN_TYPE_DISABLED
+        without = "".join(asyncio.run(collect(plain.stream(CAPITAL, params))))
+    finally:
+        asyncio.run(plain.aclose())
+    assert "Paris" in with_it
+    assert "Paris" in without
+
+
 def test_the_longest_valid_conversation_fits_the_context(generator: LlamaCppGenerator) -> None:
     from service.answering.prompt import build_messages
     from service.schemas import MAX_HISTORY_TURNS, MAX_QUESTION_CHARS
