@@ -18,6 +18,7 @@ import itertools
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
+from difflib import SequenceMatcher
 
 import numpy as np
 
@@ -200,8 +201,15 @@ _COPIED = 0.6
 
 
 def _pairs(text: str) -> set[tuple[str, str]]:
-    words = _WORD_PIECE.findall(strip_citations(text).lower())
-    return set(itertools.pairwise(words))
+    return set(itertools.pairwise(_words_of(text)))
+
+
+# American spellings read as British ones: "normalization" is "normalisation".
+_AMERICAN = re.compile(r"(?<=[a-z]{2})iz(?=(?:e|es|ed|ing|ation|ations|er|ers)$)")
+
+
+def _spelled(word: str) -> str:
+    return _AMERICAN.sub("is", word)
 
 
 # A parenthetical aside: "(nucleus)", "(Holtzman et al., 2019)".
@@ -216,28 +224,54 @@ def _term_word(word: str) -> bool:
 
 def swapped_terms(sentence: str, source: str, known: set[tuple[str, str]]) -> list[str]:
     """Two-word terms of the passages (``known``: their word pairs) that ``sentence`` puts
-    where the passage sentence it copies (``source``) has another sharing a word: "Top-p
-    sampling keeps only the k most probable tokens" copied from "Top-k sampling keeps …",
-    or "the forget gate controls …" from "Reset gate: controls …". The words are the
-    passage's, so the support check passes them; the subject is another the notes
-    describe elsewhere. The source read without its asides is the source too: "Top-p
-    sampling keeps …" copies "Top-p (nucleus) sampling (Holtzman et al., 2019) keeps …"."""
+    where the passage sentence it copies (``source``), aligned word by word, has another
+    sharing a word: "Top-p sampling keeps only the k most probable tokens" copied from
+    "Top-k sampling keeps …", "the forget gate controls …" from "Reset gate: controls …",
+    "Top-p sampling is a newer alternative to min-p" from "Min-p sampling is a newer
+    alternative". The words are the passage's, so the support check passes them; the
+    subject is another the notes describe elsewhere. A term only the sentence has, beside
+    the copied words rather than in place of one, is not a swap ("the quadratic term
+    dominates the linear term" from "the quadratic term dominates"); nor is a spelling
+    ("normalization" for "normalisation"), nor one term's word for two ("old cell state"
+    for "previous state"). The source is read with its asides and without them: "Top-k
+    sampling keeps …" against "Top-p (nucleus) sampling (Holtzman et al., 2019) keeps …"."""
     if overlap(sentence, source) < _COPIED:
         return []
-    mine, theirs = _pairs(sentence), _pairs(source) | _pairs(_ASIDE.sub("", source))
-    only_mine = (mine - theirs) & known
-    only_theirs = theirs - mine
-    swapped = []
-    for a, b in sorted(only_mine):
-        if not (_term_word(a) and _term_word(b)):
+    words = _words_of(sentence)
+    readings = (_words_of(source), _words_of(_ASIDE.sub("", source)))
+    return sorted(set.union(*(_moved_terms(words, theirs, known) for theirs in readings)))
+
+
+def _words_of(text: str) -> list[str]:
+    return [_spelled(w) for w in _WORD_PIECE.findall(strip_citations(text).lower())]
+
+
+def _differing(words: list[str], other: list[str]) -> list[str]:
+    return [w for w in words if w not in STOPWORDS and w not in other]
+
+
+def _moved_terms(mine: list[str], theirs: list[str], known: set[tuple[str, str]]) -> set[str]:
+    """The terms of ``known`` in ``mine`` that stand, aligned, where ``theirs`` has another
+    two-word term sharing a word with it."""
+    moved = set()
+    opcodes = SequenceMatcher(None, mine, theirs, autojunk=False).get_opcodes()
+    for n, (tag, i1, i2, j1, j2) in enumerate(opcodes):
+        if tag != "replace" or i2 - i1 > 2 or j2 - j1 > 2:
             continue
-        for c, d in only_theirs:
-            if not (_term_word(c) and _term_word(d)):
-                continue
-            if (a == c and b != d) or (b == d and a != c):
-                swapped.append(f"{a} {b}")
-                break
-    return swapped
+        ours, others = mine[i1:i2], theirs[j1:j2]
+        if len(_differing(ours, others)) != 1 or len(_differing(others, ours)) != 1:
+            continue  # one term's word for another's, not "old cell" for "previous"
+        beside = []  # (the sentence's pair, the source's pair) around the replaced words
+        if n + 1 < len(opcodes) and opcodes[n + 1][0] == "equal":
+            beside.append(((mine[i2 - 1], mine[i2]), (theirs[j2 - 1], theirs[j2])))
+        if n > 0 and opcodes[n - 1][0] == "equal":
+            beside.append(((mine[i1 - 1], mine[i1]), (theirs[j1 - 1], theirs[j1])))
+        if i2 - i1 == 2 and j2 - j1 == 2 and len({*mine[i1:i2]} & {*theirs[j1:j2]}) == 1:
+            beside.append(((mine[i1], mine[i1 + 1]), (theirs[j1], theirs[j1 + 1])))
+        for term, their_term in beside:
+            if term in known and all(_term_word(w) for w in (*term, *their_term)):
+                moved.add(" ".join(term))
+    return moved
 
 
 # Sentence openers that name nothing, beside the stop words.
@@ -285,7 +319,14 @@ class GroundingChecker:
             [strip_citations(t) for t, _ in cleaned] + flat
         )
         claims, evidence = embedded[: len(cleaned)], embedded[len(cleaned) :]
-        view = _Evidence(passages, flat, owner, claims @ evidence.T, _pairs("\n".join(passages)))
+        view = _Evidence(
+            passages,
+            flat,
+            owner,
+            claims @ evidence.T,
+            _pairs("\n".join(passages)),
+            [content_words(s) for s in flat],
+        )
         checked: list[CheckedSentence] = []
         for row, (text, cites) in enumerate(cleaned):
             judged = self._judge(view, row, text, [n - 1 for n in cites], vocabulary)
@@ -332,10 +373,10 @@ class GroundingChecker:
         foreign = unsupported_terms(text, "\n".join(view.passages[i] for i in scope), vocabulary)
         # The sentence it copies may stand in any passage: "Top-p sampling keeps only the k
         # most probable tokens [1]" copies the top-k sentence of [2], not [1]'s on top-p.
-        copied = view.sentences[int(np.argmax(view.similarity[row]))]
-        foreign += [t for t in swapped_terms(text, copied, view.pairs) if t not in foreign]
-        flipped = flipped_negation(text, copied) if overlap(text, copied) >= _COPIED else None
-        foreign += [flipped] if flipped else []  # the passage's words, the opposite claim
+        for copied in view.copied(row, text):
+            foreign += [t for t in swapped_terms(text, copied, view.pairs) if t not in foreign]
+            flipped = flipped_negation(text, copied) if overlap(text, copied) >= _COPIED else None
+            foreign += [flipped] if flipped and flipped not in foreign else []  # the opposite
         supported = support >= self.threshold and not foreign
         return _Judged(best, support, supported, tuple(foreign))
 
@@ -398,6 +439,18 @@ class _Evidence:
     owner: np.ndarray  # the passage (0-based) of each of ``sentences``
     similarity: np.ndarray  # answer sentences x passage sentences
     pairs: set[tuple[str, str]]  # the passages' word pairs (:func:`swapped_terms`)
+    words: list[set[str]]  # the content words of each of ``sentences``
+
+    def copied(self, row: int, text: str) -> list[str]:
+        """The passage sentences answer sentence ``row`` may copy: the closest in meaning
+        and the one holding most of its words. They differ when the words are another
+        term's: "Top-p sampling is a newer alternative to min-p sampling" reads closest to
+        "Top-k sampling keeps only …" and has the words of "Min-p sampling is a newer
+        alternative: …"."""
+        closest = int(np.argmax(self.similarity[row]))
+        mine = content_words(strip_citations(text))
+        most = max(range(len(self.words)), key=lambda i: len(mine & self.words[i]))
+        return [self.sentences[i] for i in dict.fromkeys((closest, most))]
 
     def closest(self, row: int, passage: int) -> str:
         """The sentence of ``passage`` closest to answer sentence ``row``."""

@@ -288,3 +288,70 @@ def test_the_passage_said_again_is_supported() -> None:
     answer = "Keeping adapters separate instead allows hot-swapping many tasks on one base [1]."
     verdict = GroundingChecker(FakeEmbedder(), 0.7).check(answer, [MERGING], None, VOCABULARY)
     assert verdict.sentences[0].supported
+
+
+MIN_P = (
+    "Top-p sampling keeps the smallest set of tokens whose cumulative probability reaches "
+    "p. Min-p sampling is a newer alternative: keep tokens whose probability is at least "
+    "a fraction of the top token's probability."
+)
+
+
+def test_a_sentence_that_trades_its_passages_terms_round_is_not_supported() -> None:
+    """Seen on the demo page: min-p's sentence said of top-p, which the sentence names
+    elsewhere too, so the passage's word pairs are all there; and the next sentence,
+    min-p's own words, leans on it."""
+    answer = (
+        "Top-p sampling is a newer alternative to min-p sampling [1]. It keeps tokens "
+        "whose probability is at least a fraction of the top token's probability [1]."
+    )
+    verdict = GroundingChecker(FakeEmbedder(), 0.7).check(answer, [MIN_P], None, VOCABULARY)
+    assert [s.supported for s in verdict.sentences] == [False, False]
+    assert "top p" in verdict.sentences[0].unsupported_terms
+
+
+def test_the_sentence_whose_words_it_copies_is_checked_even_when_another_reads_closer() -> None:
+    """On the demo page the top-p answer read closest to the notes' top-k sentence, so the
+    min-p sentence whose words it copies was never compared with it."""
+    passage = (
+        "Top-p sampling is a truncation method. Min-p sampling is a newer alternative: keep "
+        "tokens whose probability is at least a fraction (such as 0.05 or 0.1) of the top "
+        "token's probability, which scales naturally with the model's confidence."
+    )
+    answer = "Top-p sampling is a newer alternative to min-p sampling [1]."
+    verdict = GroundingChecker(FakeEmbedder(), 0.7).check(answer, [passage], None, VOCABULARY)
+    assert verdict.sentences[0].unsupported_terms == ("top p",)
+    assert not verdict.sentences[0].supported
+
+
+def test_a_description_given_to_the_other_term_is_not_supported_in_either_spelling() -> None:
+    passage = (
+        "Batch normalisation normalises each feature across the batch. Layer normalisation "
+        "normalises across the features of each individual example."
+    )
+    wrong = "Batch normalization normalises across the features of each individual example [1]."
+    right = "Layer normalization normalizes across the features of each individual example [1]."
+    verdict = GroundingChecker(FakeEmbedder(), 0.7).check(
+        f"{wrong} {right}", [passage], None, VOCABULARY
+    )
+    assert [s.supported for s in verdict.sentences] == [False, True]
+    assert verdict.sentences[0].unsupported_terms == ("batch normalisation",)
+
+
+def test_a_term_said_beside_the_copied_words_is_no_swap() -> None:
+    source = "When curvature is high the quadratic term dominates and the loss goes up."
+    answer = "When curvature is high the quadratic term dominates the linear term [1]."
+    assert swapped_terms(answer, source, _pairs(source + " The linear term is the slope.")) == []
+
+
+def test_one_word_said_in_two_is_no_swap() -> None:
+    """Saying "the old cell state" for the GRU's "the previous state" (learner dev set: the
+    forget-gate follow-up) changes a description, not which term it is about."""
+    source = (  # two list items, read as one sentence
+        "- Update gate: interpolates between the old state and the new candidate, playing "
+        "the role of the forget and input gates combined.\n- Reset gate: controls how much "
+        "of the previous state is used when computing the candidate."
+    )
+    answer = "The forget gate controls how much of the old cell state to keep [1]."
+    known = _pairs(source + " The cell state flows through time.")
+    assert swapped_terms(answer, source, known) == []
