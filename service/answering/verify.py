@@ -246,8 +246,16 @@ def _words_of(text: str) -> list[str]:
     return [_spelled(w) for w in _WORD_PIECE.findall(strip_citations(text).lower())]
 
 
+def _same_word(a: str, b: str) -> bool:
+    """One word in two forms: "size" and "sizes", "norm" and "normalisation"."""
+    if a == b or stem(a) == stem(b):
+        return True
+    short, long = sorted((a, b), key=len)
+    return len(short) >= 4 and long.startswith(short)
+
+
 def _differing(words: list[str], other: list[str]) -> list[str]:
-    return [w for w in words if w not in STOPWORDS and w not in other]
+    return [w for w in words if w not in STOPWORDS and not any(_same_word(w, o) for o in other)]
 
 
 def _moved_terms(mine: list[str], theirs: list[str], known: set[tuple[str, str]]) -> set[str]:
@@ -266,7 +274,7 @@ def _moved_terms(mine: list[str], theirs: list[str], known: set[tuple[str, str]]
             beside.append(((mine[i2 - 1], mine[i2]), (theirs[j2 - 1], theirs[j2])))
         if n > 0 and opcodes[n - 1][0] == "equal":
             beside.append(((mine[i1 - 1], mine[i1]), (theirs[j1 - 1], theirs[j1])))
-        if i2 - i1 == 2 and j2 - j1 == 2 and len({*mine[i1:i2]} & {*theirs[j1:j2]}) == 1:
+        if i2 - i1 == 2 and j2 - j1 == 2:  # "batch norm" for "layer normalisation"
             beside.append(((mine[i1], mine[i1 + 1]), (theirs[j1], theirs[j1 + 1])))
         for term, their_term in beside:
             if term in known and all(_term_word(w) for w in (*term, *their_term)):

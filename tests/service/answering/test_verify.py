@@ -327,15 +327,18 @@ def test_the_sentence_whose_words_it_copies_is_checked_even_when_another_reads_c
 def test_a_description_given_to_the_other_term_is_not_supported_in_either_spelling() -> None:
     passage = (
         "Batch normalisation normalises each feature across the batch. Layer normalisation "
-        "normalises across the features of each individual example."
+        "normalises across the features of each individual example. Batch norm remains "
+        "common in CNNs."
     )
     wrong = "Batch normalization normalises across the features of each individual example [1]."
     right = "Layer normalization normalizes across the features of each individual example [1]."
+    short = "Batch norm normalises across the features of each individual example [1]."  # demo
     verdict = GroundingChecker(FakeEmbedder(), 0.7).check(
-        f"{wrong} {right}", [passage], None, VOCABULARY
+        f"{wrong} {right} {short}", [passage], None, VOCABULARY
     )
-    assert [s.supported for s in verdict.sentences] == [False, True]
+    assert [s.supported for s in verdict.sentences] == [False, True, False]
     assert verdict.sentences[0].unsupported_terms == ("batch normalisation",)
+    assert verdict.sentences[2].unsupported_terms == ("batch norm",)
 
 
 def test_a_term_said_beside_the_copied_words_is_no_swap() -> None:
