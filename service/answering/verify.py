@@ -382,9 +382,11 @@ class GroundingChecker:
         # The sentence it copies may stand in any passage: "Top-p sampling keeps only the k
         # most probable tokens [1]" copies the top-k sentence of [2], not [1]'s on top-p.
         for copied in view.copied(row, text):
-            foreign += [t for t in swapped_terms(text, copied, view.pairs) if t not in foreign]
-            flipped = flipped_negation(text, copied) if overlap(text, copied) >= _COPIED else None
-            foreign += [flipped] if flipped and flipped not in foreign else []  # the opposite
+            if overlap(text, copied) < _COPIED:
+                continue
+            # Its words, another term's claim; or its words, the opposite claim.
+            found = [*swapped_terms(text, copied, view.pairs), flipped_negation(text, copied)]
+            foreign += [t for t in found if t and t not in foreign]
         supported = support >= self.threshold and not foreign
         return _Judged(best, support, supported, tuple(foreign))
 
