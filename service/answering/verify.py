@@ -239,7 +239,16 @@ def swapped_terms(sentence: str, source: str, known: set[tuple[str, str]]) -> li
         return []
     words = _words_of(sentence)
     readings = (_words_of(source), _words_of(_ASIDE.sub("", source)))
-    return sorted(set.union(*(_moved_terms(words, theirs, known) for theirs in readings)))
+    names = _acronyms(sentence) | _acronyms(source)
+    return sorted(set.union(*(_moved_terms(words, theirs, known, names) for theirs in readings)))
+
+
+_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]+s?\b")
+
+
+def _acronyms(text: str) -> set[str]:
+    """The names written in capitals ("LSTM", "GRU"), lower-cased as :func:`_words_of`."""
+    return {m.lower().removesuffix("s") for m in _ACRONYM.findall(text)}
 
 
 def _words_of(text: str) -> list[str]:
@@ -258,17 +267,23 @@ def _differing(words: list[str], other: list[str]) -> list[str]:
     return [w for w in words if w not in STOPWORDS and not any(_same_word(w, o) for o in other)]
 
 
-def _moved_terms(mine: list[str], theirs: list[str], known: set[tuple[str, str]]) -> set[str]:
+def _moved_terms(
+    mine: list[str], theirs: list[str], known: set[tuple[str, str]], names: set[str]
+) -> set[str]:
     """The terms of ``known`` in ``mine`` that stand, aligned, where ``theirs`` has another
-    two-word term sharing a word with it."""
+    two-word term sharing a word with it; and the ``names`` that stand for another name
+    ("LSTM uses two gates" copied from "The GRU uses two gates")."""
     moved = set()
     opcodes = SequenceMatcher(None, mine, theirs, autojunk=False).get_opcodes()
     for n, (tag, i1, i2, j1, j2) in enumerate(opcodes):
         if tag != "replace" or i2 - i1 > 2 or j2 - j1 > 2:
             continue
         ours, others = mine[i1:i2], theirs[j1:j2]
-        if len(_differing(ours, others)) != 1 or len(_differing(others, ours)) != 1:
+        mine_only, theirs_only = _differing(ours, others), _differing(others, ours)
+        if len(mine_only) != 1 or len(theirs_only) != 1:
             continue  # one term's word for another's, not "old cell" for "previous"
+        if mine_only[0] in names and theirs_only[0] in names:
+            moved.add(mine_only[0])
         beside = []  # (the sentence's pair, the source's pair) around the replaced words
         if n + 1 < len(opcodes) and opcodes[n + 1][0] == "equal":
             beside.append(((mine[i2 - 1], mine[i2]), (theirs[j2 - 1], theirs[j2])))

@@ -358,3 +358,19 @@ def test_one_word_said_in_two_is_no_swap() -> None:
     answer = "The forget gate controls how much of the old cell state to keep [1]."
     known = _pairs(source + " The cell state flows through time.")
     assert swapped_terms(answer, source, known) == []
+
+
+def test_a_name_put_for_another_is_a_swap() -> None:
+    """Seen on the demo page: "LSTM uses two gates: the update gate and the reset gate",
+    the GRU's sentence with the other network's name, was marked supported."""
+    passage = (
+        "An LSTM has three gates and a cell state. The GRU uses two gates: the update gate "
+        "and the reset gate."
+    )
+    wrong = "LSTM uses two gates: the update gate and the reset gate [1]."
+    right = "The GRU uses two gates: the update gate and the reset gate [1]."
+    verdict = GroundingChecker(FakeEmbedder(), 0.7).check(
+        f"{wrong} {right}", [passage], None, VOCABULARY
+    )
+    assert [s.supported for s in verdict.sentences] == [False, True]
+    assert verdict.sentences[0].unsupported_terms == ("lstm",)
