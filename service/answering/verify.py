@@ -244,6 +244,39 @@ def swapped_terms(sentence: str, source: str, known: set[tuple[str, str]]) -> li
 
 
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]+s?\b")
+_PRONOUN_SUBJECT = re.compile(r"\s*(?:It|They)\b")
+
+
+def misread_subject(sentence: str, source: str, before: str) -> str | None:
+    """The name ``sentence`` makes the subject of a passage sentence (``source``) whose
+    subject is "It" or "They", where the sentence before it (``before``) names that name
+    but not as its subject: "The LSTM uses two gates: the update gate and the reset gate"
+    copied from "It merges the cell and hidden state and uses two gates: …" after "The
+    gated recurrent unit (Cho et al., 2014) simplifies the LSTM". The notes' "It" is the
+    GRU; the name the sentence gives it is the other network, named beside it."""
+    if not before or not _PRONOUN_SUBJECT.match(source):
+        return None
+    opening = _ACRONYM.findall(" ".join(strip_citations(sentence).split()[:3]))
+    if not opening or overlap(sentence, source) < _COPIED:
+        return None
+    name = opening[0]
+    key = name.lower().removesuffix("s")
+    if key in _acronyms(source) or key not in _acronyms(before):
+        return None  # the passage sentence names it itself, or nothing names it beside
+    subject = _words_of(before)[:_SUBJECT_WORDS]
+    initials = (
+        "".join(w[0] for w in subject[i:j])
+        for i in range(len(subject))
+        for j in range(i + 2, len(subject) + 1)
+    )
+    if any(w.removesuffix("s") == key for w in subject) or key in initials:
+        return None  # "Reciprocal rank fusion (RRF) combines …", "The gated recurrent unit"
+    return name
+
+
+# The words that open a sentence, where its subject stands ("The gated recurrent unit").
+_SUBJECT_WORDS = 6
+_LIST_ITEM = re.compile(r"\s*(?:[-*+]|\d{1,2}[.)])\s")
 
 
 def _acronyms(text: str) -> set[str]:
@@ -396,12 +429,17 @@ class GroundingChecker:
         foreign = unsupported_terms(text, "\n".join(view.passages[i] for i in scope), vocabulary)
         # The sentence it copies may stand in any passage: "Top-p sampling keeps only the k
         # most probable tokens [1]" copies the top-k sentence of [2], not [1]'s on top-p.
-        for copied in view.copied(row, text):
+        for i in view.copied(row, text):
+            copied = view.sentences[i]
             if overlap(text, copied) < _COPIED:
                 continue
             # Its words, another term's claim; or its words, the opposite claim.
             found = [*swapped_terms(text, copied, view.pairs), flipped_negation(text, copied)]
             foreign += [t for t in found if t and t not in foreign]
+        # Or its words said of a name the sentence before names, not of what "It" stands for.
+        misread = view.misread_subject(text, scope)
+        if misread and misread not in foreign:
+            foreign.append(misread)
         supported = support >= self.threshold and not foreign
         return _Judged(best, support, supported, tuple(foreign))
 
@@ -466,16 +504,37 @@ class _Evidence:
     pairs: set[tuple[str, str]]  # the passages' word pairs (:func:`swapped_terms`)
     words: list[set[str]]  # the content words of each of ``sentences``
 
-    def copied(self, row: int, text: str) -> list[str]:
-        """The passage sentences answer sentence ``row`` may copy: the closest in meaning
-        and the one holding most of its words. They differ when the words are another
-        term's: "Top-p sampling is a newer alternative to min-p sampling" reads closest to
-        "Top-k sampling keeps only …" and has the words of "Min-p sampling is a newer
-        alternative: …"."""
+    def copied(self, row: int, text: str) -> list[int]:
+        """The passage sentences (indices of ``sentences``) answer sentence ``row`` may
+        copy: the closest in meaning and the one holding most of its words. They differ
+        when the words are another term's: "Top-p sampling is a newer alternative to min-p
+        sampling" reads closest to "Top-k sampling keeps only …" and has the words of
+        "Min-p sampling is a newer alternative: …"."""
         closest = int(np.argmax(self.similarity[row]))
         mine = content_words(strip_citations(text))
         most = max(range(len(self.words)), key=lambda i: len(mine & self.words[i]))
-        return [self.sentences[i] for i in dict.fromkeys((closest, most))]
+        return list(dict.fromkeys((closest, most)))
+
+    def misread_subject(self, text: str, scope: list[int]) -> str | None:
+        """The name answer sentence ``text`` gives a passage sentence of ``scope`` whose
+        subject is a pronoun (:func:`misread_subject`); a sentence that ends with a colon
+        is read with the list items after it ("uses two gates:" and the two gates)."""
+        for i, sentence in enumerate(self.sentences):
+            if self.owner[i] not in scope or not _PRONOUN_SUBJECT.match(sentence):
+                continue
+            if i == 0 or self.owner[i - 1] != self.owner[i]:
+                continue  # nothing before it in its passage says what "It" is
+            whole = [sentence]
+            while whole[-1].rstrip().endswith(":") or _LIST_ITEM.match(whole[-1]):
+                after = i + len(whole)
+                if after >= len(self.sentences) or self.owner[after] != self.owner[i]:
+                    break
+                if not _LIST_ITEM.match(self.sentences[after]):
+                    break
+                whole.append(self.sentences[after])
+            if name := misread_subject(text, " ".join(whole), self.sentences[i - 1]):
+                return name
+        return None
 
     def closest(self, row: int, passage: int) -> str:
         """The sentence of ``passage`` closest to answer sentence ``row``."""

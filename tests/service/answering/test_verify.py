@@ -374,3 +374,41 @@ def test_a_name_put_for_another_is_a_swap() -> None:
     )
     assert [s.supported for s in verdict.sentences] == [False, True]
     assert verdict.sentences[0].unsupported_terms == ("lstm",)
+
+
+def test_a_name_given_to_what_it_stands_for_is_a_swap() -> None:
+    """Seen on the demo page: "LSTM uses two gates: the update gate and the reset gate",
+    copied from the notes' "It … uses two gates:" and its list, where "It" is the GRU of
+    the sentence before, which names the LSTM only as what the GRU simplifies."""
+    passage = (
+        "The gated recurrent unit (GRU, 2014) simplifies the LSTM. It keeps one state "
+        "and uses two gates:\n\n- Update gate: blends the old state and the candidate.\n"
+        "- Reset gate: decides how much old state the candidate sees."
+    )
+    wrong = "The LSTM uses two gates: the update gate and the reset gate [1]."
+    right = "The GRU uses two gates: the update gate and the reset gate [1]."
+    pronoun = "It keeps one state and uses two gates [1]."
+    verdict = GroundingChecker(FakeEmbedder(), 0.7).check(
+        f"{wrong} {right} {pronoun}", [passage], None, VOCABULARY | set(terms(passage))
+    )
+
+    assert [s.supported for s in verdict.sentences] == [False, True, True]
+    assert verdict.sentences[0].unsupported_terms == ("LSTM",)
+
+
+@pytest.mark.parametrize(
+    ("before", "sentence"),
+    [
+        # the sentence before opens with the name, or spells it out
+        ("Reciprocal rank fusion (RRF) merges two rankings.", "RRF sums one over k plus rank."),
+        ("The RRF method merges two rankings.", "RRF sums one over k plus rank."),
+        ("Reciprocal rank fusion merges two lists into one RRF list.", "RRF sums one over k."),
+    ],
+)
+def test_a_name_that_is_what_it_stands_for_is_no_swap(before: str, sentence: str) -> None:
+    passage = f"{before} It sums one over k plus rank for each list."
+    verdict = GroundingChecker(FakeEmbedder(), 0.7).check(
+        f"{sentence[:-1]} [1].", [passage], None, VOCABULARY | set(terms(passage))
+    )
+
+    assert verdict.sentences[0].unsupported_terms == ()
