@@ -10,7 +10,7 @@ from itertools import chain
 _ABBREVIATIONS = {"e.g", "i.e", "etc", "al", "vs", "fig", "eq", "sec", "cf", "approx", "dr", "mr"}
 _LONGEST_ABBREVIATION = max(map(len, _ABBREVIATIONS))
 _BOUNDARY = re.compile(
-    r"(?<=[.!?:;])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9$\\])"  # after a full stop
+    r"(?<=[.!?:;])(?P<closing>[\"')\]]*)\s+(?=[\"'(\[]?[A-Z0-9$\\])"  # after a full stop
     r"|\n(?=\s*(?:[-*+]|\d+[.)])\s)"  # before a list item
     r"|(?<=\\\]|\$\$)[ \t]*\n\s*"  # after a display formula that ends a line
 )
@@ -58,7 +58,7 @@ def iter_sentence_spans(text: str) -> Iterator[tuple[int, int]]:
     starts = [start for start, _ in formulas]
     last = 0
     for match in chain(_BOUNDARY.finditer(text), (None,)):
-        cut = match.start() if match else len(text)
+        cut = _end_of_sentence(match) if match else len(text)
         if match and (
             _ends_with_abbreviation(text, last, cut)  # "e.g. Adam" is not a sentence's end
             or _LIST_NUMBER.fullmatch(text, last, cut)  # "1. Load the base model"
@@ -70,6 +70,13 @@ def iter_sentence_spans(text: str) -> Iterator[tuple[int, int]]:
             lead = len(piece) - len(piece.lstrip())
             yield last + lead, last + len(piece.rstrip())
         last = match.end() if match else cut
+
+
+def _end_of_sentence(boundary: re.Match[str]) -> int:
+    """Where the sentence before ``boundary`` ends: after the marks that close it, so
+    "(the idea is the same.)" keeps its parenthesis."""
+    closing = boundary.end("closing")
+    return closing if closing >= 0 else boundary.start()
 
 
 def _ends_with_abbreviation(text: str, start: int, end: int) -> bool:

@@ -17,6 +17,18 @@ def test_a_boundary_follows_a_full_stop_before_a_capital_but_not_an_abbreviation
     ]
 
 
+def test_a_sentence_keeps_the_marks_that_close_it() -> None:
+    """The quoted answer for "LSTM vs GRU" on the demo page opened "(Some references swap
+    the roles …; the idea is the same." with no closing parenthesis."""
+    text = '(Both forms are used; the idea is the same.) A GRU is smaller. It said "stop." So.'
+    assert split_sentences(text) == [
+        "(Both forms are used; the idea is the same.)",
+        "A GRU is smaller.",
+        'It said "stop."',
+        "So.",
+    ]
+
+
 def test_a_numbered_list_item_keeps_its_number() -> None:
     text = "Follow these steps:\n1. Load the base model in bf16.\n2) Merge the adapter."
     assert split_sentences(text) == [
