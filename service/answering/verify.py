@@ -429,8 +429,7 @@ class GroundingChecker:
         foreign = unsupported_terms(text, "\n".join(view.passages[i] for i in scope), vocabulary)
         # The sentence it copies may stand in any passage: "Top-p sampling keeps only the k
         # most probable tokens [1]" copies the top-k sentence of [2], not [1]'s on top-p.
-        for i in view.copied(row, text):
-            copied = view.sentences[i]
+        for copied in view.copied(row, text):
             if overlap(text, copied) < _COPIED:
                 continue
             # Its words, another term's claim; or its words, the opposite claim.
@@ -504,16 +503,16 @@ class _Evidence:
     pairs: set[tuple[str, str]]  # the passages' word pairs (:func:`swapped_terms`)
     words: list[set[str]]  # the content words of each of ``sentences``
 
-    def copied(self, row: int, text: str) -> list[int]:
-        """The passage sentences (indices of ``sentences``) answer sentence ``row`` may
-        copy: the closest in meaning and the one holding most of its words. They differ
-        when the words are another term's: "Top-p sampling is a newer alternative to min-p
-        sampling" reads closest to "Top-k sampling keeps only …" and has the words of
-        "Min-p sampling is a newer alternative: …"."""
+    def copied(self, row: int, text: str) -> list[str]:
+        """The passage sentences answer sentence ``row`` may copy: the closest in meaning
+        and the one holding most of its words. They differ when the words are another
+        term's: "Top-p sampling is a newer alternative to min-p sampling" reads closest to
+        "Top-k sampling keeps only …" and has the words of "Min-p sampling is a newer
+        alternative: …"."""
         closest = int(np.argmax(self.similarity[row]))
         mine = content_words(strip_citations(text))
         most = max(range(len(self.words)), key=lambda i: len(mine & self.words[i]))
-        return list(dict.fromkeys((closest, most)))
+        return [self.sentences[i] for i in dict.fromkeys((closest, most))]
 
     def misread_subject(self, text: str, scope: list[int]) -> str | None:
         """The name answer sentence ``text`` gives a passage sentence of ``scope`` whose
