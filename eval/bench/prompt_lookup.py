@@ -17,10 +17,9 @@ of the scores at 1"), so where the last few tokens written also stand in the pro
 tokens that followed them there are a good guess of what comes next. The guess (the
 draft) is evaluated with the next token in one batch; every draft token the model would
 have chosen itself is kept, and the first it would not have is replaced by its own
-choice. On two cores a batch of a few tokens costs about what one token does (decoding
-is bound by reading the weights, once per batch), so each accepted draft token is a
-token nearly for free, and a rejected draft costs little. The output is greedy decoding's
-(temperature 0) whatever the draft: only the model's own choices are kept.
+choice. Decoding one token reads every weight; a batch reads them once for all its
+tokens, so where a batch costs little more than one token, each accepted draft token
+comes nearly free. Only the model's own greedy choices (temperature 0) are kept.
 
 llama-cpp-python's ``LlamaPromptLookupDecoding`` fails on its first answer with version
 0.3.36 (BENCHMARKS, "Generation speed") and needs the logits of every prompt token kept;
@@ -29,7 +28,7 @@ this loop asks llama.cpp for the logits of the drafted positions only.
 Not in the service (BENCHMARKS, "Prompt-lookup decoding"): llama.cpp's CPU kernels add
 up a batch of tokens in another order than one token, so the model's greedy choices
 drift apart at near ties and most answers change; and on two cores a batch of four costs
-1.6x one token, so the accepted drafts barely pay.
+1.8x one token, so the accepted drafts barely pay.
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ import codecs
 import json
 import statistics
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -59,9 +58,8 @@ def draft(sequence: Sequence[int], size: int, *, longest: int = 3, shortest: int
     ``sequence``: its last ``longest`` tokens if they occurred before, else fewer, down
     to ``shortest``. Empty when no such end occurred before, or ``size`` is 0.
 
-    A single repeated token is a poor guess ("the", a comma): on 20 learner answers,
-    drafting from two tokens on saved more decoding time than from one (BENCHMARKS,
-    "Prompt-lookup decoding")."""
+    A single repeated token is a poor guess ("the", a comma): in a one-off estimate on 20
+    learner answers, drafting from two tokens on saved more decoding time than from one."""
     if size <= 0 or len(sequence) < 2:
         return []
     tokens = np.asarray(sequence, dtype=np.int64)
@@ -135,27 +133,24 @@ def generate(
     max_tokens: int,
     stop: Sequence[str] = (),
     draft_size: int = 3,
-    cancelled: Callable[[], bool] = lambda: False,
     stats: list[LookupStats] | None = None,
 ) -> Generator[str, None, None]:
-    """Greedy decoding of ``prompt`` with prompt lookup, as text pieces (about one per
-    token). Reuses the prefix of the prompt llama.cpp still holds, as ``Llama`` does.
-    ``draft_size`` 0 is plain greedy decoding, one token per model call. Ends at the
-    model's end-of-generation token, a stop string, ``max_tokens`` or a full context, or
-    when ``cancelled()`` turns true. ``stats``, when given, receives the run's figures."""
-    from llama_cpp import Llama, llama_vocab_is_eog
+    """Greedy decoding of ``prompt`` from an empty cache with prompt lookup, as text
+    pieces (about one per token). ``draft_size`` 0 is plain greedy decoding, one token
+    per model call. Ends at the model's end-of-generation token, a stop string,
+    ``max_tokens`` or a full context. ``stats``, when given, receives the run's figures."""
+    from llama_cpp import llama_vocab_is_eog
 
     n_ctx, n_vocab = llama.n_ctx(), llama.n_vocab()
-    cached = Llama.longest_token_prefix(llama.input_ids[: llama.n_tokens].tolist(), prompt)
-    llama.n_tokens = min(cached, len(prompt) - 1)
-    llama.eval(prompt[llama.n_tokens :])
+    llama.n_tokens = 0
+    llama.eval(prompt)
     # The logits of the prompt's last token: the only output of its last batch.
     choice = int(np.argmax(_logits(llama, 1, n_vocab)[0]))
     text = TextStream(stop)
     written: list[int] = []
     batches = drafted = accepted = 0
     try:
-        while not cancelled():
+        while True:
             if llama_vocab_is_eog(llama._model.vocab, choice):
                 break
             piece = text.feed(_piece(llama, choice, prompt, written))
@@ -174,7 +169,7 @@ def generate(
             # The batch's KV entries past what was kept are stale; the next call drops them.
             llama.n_tokens -= len(guess) - kept
             for token in guess[:kept]:
-                if cancelled() or text.stopped or len(written) >= max_tokens:
+                if text.stopped or len(written) >= max_tokens:
                     break
                 piece = text.feed(_piece(llama, token, prompt, written))
                 written.append(token)
@@ -262,15 +257,13 @@ def measure(
         row: dict[str, Any] = {"prompt_tokens": len(prompt), "service_s": served_s, "drafts": {}}
         for size in drafts:
             stats: list[LookupStats] = []
-            llama.n_tokens = 0
             pieces = generate(
                 llama, prompt, max_tokens=max_tokens, stop=stop, draft_size=size, stats=stats
             )
             text, seconds = _timed(pieces)
             row["drafts"][size] = {"s": seconds, "same": text == served, **asdict(stats[0])}
         rows.append(row)
-    last = llama.tokenize(formatted.prompt.encode("utf-8"), special=True)
-    costs = batch_costs(llama, last, [1, 2, 3, 4, 6, 8])
+    costs = batch_costs(llama, prompt, [1, 2, 3, 4, 6, 8])
     return rows, costs
 
 

@@ -276,7 +276,26 @@ def misread_subject(sentence: str, source: str, before: str) -> str | None:
 
 # The words that open a sentence, where its subject stands ("The gated recurrent unit").
 _SUBJECT_WORDS = 6
+# A list item, as the sentence splitter leaves it: "- Update gate: …", "2) Merge …".
 _LIST_ITEM = re.compile(r"\s*(?:[-*+]|\d{1,2}[.)])\s")
+
+
+def _pronoun_readings(sentences: list[str], owner: np.ndarray) -> list[tuple[int, str, str]]:
+    """(passage, sentence, the sentence before) for each passage sentence whose subject is
+    "It" or "They" and that has a sentence before it in its passage; one that ends with a
+    colon is read with the list items after it ("uses two gates:" and the two gates)."""
+    readings = []
+    for i, sentence in enumerate(sentences):
+        if i == 0 or owner[i - 1] != owner[i] or not _PRONOUN_SUBJECT.match(sentence):
+            continue
+        whole = [sentence]
+        if sentence.rstrip().endswith(":"):
+            for after in range(i + 1, len(sentences)):
+                if owner[after] != owner[i] or not _LIST_ITEM.match(sentences[after]):
+                    break
+                whole.append(sentences[after])
+        readings.append((int(owner[i]), " ".join(whole), sentences[i - 1]))
+    return readings
 
 
 def _acronyms(text: str) -> set[str]:
@@ -382,6 +401,7 @@ class GroundingChecker:
             claims @ evidence.T,
             _pairs("\n".join(passages)),
             [content_words(s) for s in flat],
+            _pronoun_readings(flat, owner),
         )
         checked: list[CheckedSentence] = []
         for row, (text, cites) in enumerate(cleaned):
@@ -502,6 +522,8 @@ class _Evidence:
     similarity: np.ndarray  # answer sentences x passage sentences
     pairs: set[tuple[str, str]]  # the passages' word pairs (:func:`swapped_terms`)
     words: list[set[str]]  # the content words of each of ``sentences``
+    # (passage, sentence, the sentence before) of each sentence whose subject is a pronoun
+    pronouns: list[tuple[int, str, str]]
 
     def copied(self, row: int, text: str) -> list[str]:
         """The passage sentences answer sentence ``row`` may copy: the closest in meaning
@@ -516,22 +538,9 @@ class _Evidence:
 
     def misread_subject(self, text: str, scope: list[int]) -> str | None:
         """The name answer sentence ``text`` gives a passage sentence of ``scope`` whose
-        subject is a pronoun (:func:`misread_subject`); a sentence that ends with a colon
-        is read with the list items after it ("uses two gates:" and the two gates)."""
-        for i, sentence in enumerate(self.sentences):
-            if self.owner[i] not in scope or not _PRONOUN_SUBJECT.match(sentence):
-                continue
-            if i == 0 or self.owner[i - 1] != self.owner[i]:
-                continue  # nothing before it in its passage says what "It" is
-            whole = [sentence]
-            while whole[-1].rstrip().endswith(":") or _LIST_ITEM.match(whole[-1]):
-                after = i + len(whole)
-                if after >= len(self.sentences) or self.owner[after] != self.owner[i]:
-                    break
-                if not _LIST_ITEM.match(self.sentences[after]):
-                    break
-                whole.append(self.sentences[after])
-            if name := misread_subject(text, " ".join(whole), self.sentences[i - 1]):
+        subject is a pronoun (:func:`misread_subject`)."""
+        for passage, sentence, before in self.pronouns:
+            if passage in scope and (name := misread_subject(text, sentence, before)):
                 return name
         return None
 
