@@ -328,6 +328,8 @@ def _moved_terms(
     moved = set()
     opcodes = SequenceMatcher(None, mine, theirs, autojunk=False).get_opcodes()
     for n, (tag, i1, i2, j1, j2) in enumerate(opcodes):
+        if tag == "equal" and _other_name_before(mine, theirs, (i1, j1, i2 - i1), names):
+            moved.add(mine[i1 - 1])  # "… is that LSTM has three weight blocks instead of four"
         if tag != "replace" or i2 - i1 > 2 or j2 - j1 > 2:
             continue
         ours, others = mine[i1:i2], theirs[j1:j2]
@@ -347,6 +349,25 @@ def _moved_terms(
             if term in known and all(_term_word(w) for w in (*term, *their_term)):
                 moved.add(" ".join(term))
     return moved
+
+
+def _other_name_before(
+    mine: list[str], theirs: list[str], run: tuple[int, int, int], names: set[str]
+) -> bool:
+    """Whether the ``run`` of words the two sentences share (start in each, length), a
+    copied claim of _COPIED_RUN words or more, follows a name in each and not the same
+    one: "The difference between LSTM and GRU is that LSTM has three weight blocks instead
+    of four" from "A GRU has three weight blocks instead of four", however the words
+    before the claim align."""
+    i, j, length = run
+    if length < _COPIED_RUN or i == 0 or j == 0:
+        return False
+    ours, their = mine[i - 1], theirs[j - 1]
+    return ours in names and their in names and not _same_word(ours, their)
+
+
+# Words in a row a sentence shares with its passage sentence after a name: a copied claim.
+_COPIED_RUN = 4
 
 
 # Sentence openers that name nothing, beside the stop words.

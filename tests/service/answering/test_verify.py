@@ -412,3 +412,18 @@ def test_a_name_that_is_what_it_stands_for_is_no_swap(before: str, sentence: str
     )
 
     assert verdict.sentences[0].unsupported_terms == ()
+
+
+def test_a_copied_claim_after_another_name_is_a_swap() -> None:
+    """Seen in the widget: "The difference between LSTM and GRU is that LSTM has three
+    weight blocks instead of four", the GRU's claim after the LSTM's name, marked
+    supported: the words before the claim aligned "GRU" with the passage's GRU."""
+    source = "A GRU has three weight blocks instead of four, so fewer parameters than an LSTM."
+    known = _pairs(source)
+    wrong = "The difference between LSTM and GRU is that LSTM has three weight blocks [1]."
+    assert swapped_terms(wrong, source, known) == ["lstm"]
+    for right in (
+        "The difference between LSTM and GRU is that GRU has three weight blocks [1].",
+        "Unlike the LSTM, a GRU has three weight blocks instead of four [1].",
+    ):
+        assert swapped_terms(right, source, known) == []
