@@ -27,7 +27,8 @@ Optional fields describe how a learner asks and what a good answer says::
 ``key_points`` are short phrases a good answer must contain (scored by
 :func:`eval.qa_metrics.key_point_covered`); an unanswerable question has
 none.  ``history`` is the conversation before the question, sent with it.
-``kind`` is one of :data:`KINDS`.  ``split`` names the set the file is (all
+``kind`` is one of :data:`KINDS` (``followup``: leans on the history; ``switch``: asks
+about something else after it).  ``split`` names the set the file is (all
 its lines agree; ``dev`` for a set that is tuned on), else it is ``all``.
 Other fields (such as ``absent_term``) are ignored.
 """
@@ -46,7 +47,17 @@ from eval import squad
 from eval.metrics import normalise
 
 SCIENTIFIC_RELATIVE = Path("shared/data/leval-scientific-qa/scientific_qa.jsonl")
-KINDS = ("why", "how", "definition", "compare", "formula", "fact", "followup", "uncovered")
+KINDS = (
+    "why",
+    "how",
+    "definition",
+    "compare",
+    "formula",
+    "fact",
+    "followup",
+    "switch",
+    "uncovered",
+)
 ROLES = ("user", "assistant")
 _YES_NO = {"yes", "no"}
 

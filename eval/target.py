@@ -28,8 +28,6 @@ from typing import Any
 import httpx
 
 from eval.scoring import Observation, Passage
-from service.answering import Question, retrieval_query
-from service.generation.base import Message
 from service.schemas import AnswerStyle
 
 SEARCH_K = 10
@@ -95,10 +93,8 @@ def _passage(hit: dict[str, Any], text: str | None = None) -> Passage:
     )
 
 
-def search_query(question: str, history: Turns = ()) -> str:
-    """What the service retrieves with for ``question`` after ``history``."""
-    turns = [Message(role, content) for role, content in history]  # type: ignore[arg-type]
-    return retrieval_query(Question(question, collection="", history=turns))
+def _turns(history: Turns) -> list[dict[str, str]]:
+    return [{"role": role, "content": content} for role, content in history]
 
 
 def ask_body(
@@ -111,7 +107,7 @@ def ask_body(
 ) -> dict[str, Any]:
     """The ``/v1/ask`` request for one question (``style`` left out when it is the default)."""
     body: dict[str, Any] = {"question": question, "top_k": top_k, "collection": collection}
-    body["history"] = [{"role": role, "content": content} for role, content in history]
+    body["history"] = _turns(history)
     if style not in (None, DEFAULT_STYLE):
         body["style"] = style
     if scope is not None:
@@ -172,8 +168,8 @@ class Target:
         self, question: str, history: Turns = (), scope: Scope | None = None
     ) -> tuple[list[dict[str, Any]], float]:
         started = time.perf_counter()
-        query = search_query(question, history)
-        body: dict[str, Any] = {"query": query, "top_k": SEARCH_K, "collection": self.collection}
+        body: dict[str, Any] = {"query": question, "top_k": SEARCH_K, "collection": self.collection}
+        body["history"] = _turns(history)
         if scope is not None:
             body["scope"] = scope
         hits = (await self._post("/v1/search", body))["hits"]

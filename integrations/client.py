@@ -131,7 +131,8 @@ class HttpSearcher(Searcher):
 
     def _body(self, request: SearchRequest) -> dict[str, Any]:
         body = request.model_copy(update={"collection": self.collection})
-        return body.model_dump(exclude_none=True)
+        # A search without a conversation sends none (services before `history` refuse it).
+        return body.model_dump(exclude_none=True, exclude={"history"} if not body.history else None)
 
     def _search(self, request: SearchRequest) -> list[SearchHit]:
         with httpx.Client(transport=self._transport, **self._options) as client:

@@ -43,7 +43,7 @@ from starlette.requests import Request
 
 from indexes import DiskFull, IndexError_, Scope
 from service.answering import Question
-from service.answering.retrieve import scoped_search
+from service.answering.retrieve import retrieval_query, scoped_search
 from service.components import Components, components_of
 from service.course import effective
 from service.errors import NotFound, ServiceError, Unauthorized, ValidationFailed, error_body
@@ -211,9 +211,8 @@ class CourseTools:
         name = self._collection(body.collection)
         reader = await to_thread.run_sync(self._parts.library.reader, name)
         scope = await self._scope(name, body.scope)
-        hits = await to_thread.run_sync(
-            lambda: scoped_search(reader, body.query, body.top_k, scope)
-        )
+        query = retrieval_query(body.query, body.history, reader)
+        hits = await to_thread.run_sync(lambda: scoped_search(reader, query, body.top_k, scope))
         links = self._parts.links
         response = SearchResponse(
             hits=[SearchHit.of(h, links.url(name, h.chunk)) for h in hits],

@@ -144,6 +144,12 @@ class SearchRequest(Strict):
     top_k: int = Field(5, ge=1, le=50)
     collection: CollectionName | None = None
     scope: SearchScope | None = Field(None, description="Search this part only.")
+    history: list[ChatTurn] = Field(
+        default_factory=list,
+        max_length=MAX_HISTORY_TURNS,
+        description="The conversation before the query: a follow-up is searched after the "
+        "learner's last turn, as /v1/ask searches it.",
+    )
 
     _query = field_validator("query")(_not_blank)
 

@@ -14,8 +14,9 @@ limit:
   ``FaissVectorStore``, its stock prompt and two passages, the model's own chat
   template around the prompt (LlamaIndex's default is LLaMA 2's).
 
-The stock chains keep no conversation, so a follow-up is asked after the previous
-user turn, the text Syllabus retrieves with.  Every answer is scored by
+The stock chains keep no conversation, so a follow-up is asked as the text Syllabus
+retrieves it with (``retrieval_query`` over Syllabus's index of the same corpus): after
+the previous user turn when it follows up on it.  Every answer is scored by
 ``eval.scoring.score`` as ``syllabus eval`` scores it (key points on what the
 learner reads, SQuAD F1, abstention).  A peer's answer that declines ("I don't
 know", "the context does not mention ...") counts as abstained.  *Invented* is
@@ -51,11 +52,13 @@ from typing import Any
 from eval import datasets, squad
 from eval.bench.peers import langchain_models, langchain_store, llamaindex_index, llamaindex_models
 from eval.provenance import git_commit, write_report
-from eval.runner import RESULTS, RunOptions, read_results, write_corpus
+from eval.runner import RESULTS, RunOptions, prepare_collection, read_results, write_corpus
 from eval.runner import run as run_eval
 from eval.scoring import Observation, Passage, score, summarise
-from eval.target import search_query
+from indexes import DataRoot, IndexReader, SentenceTransformerEmbedder
+from service.answering.retrieve import retrieval_query
 from service.answering.verify import GroundingChecker
+from service.generation.base import Message
 from service.settings import Settings
 
 SYSTEMS = ("syllabus", "langchain", "llamaindex")
@@ -191,10 +194,16 @@ def _peer_rows(system: str, args: argparse.Namespace, out: Path) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         folder = _corpus_folder(dataset, Path(scratch))
         answer = _PEERS[system](folder, settings)
-        checker = grounding_checker(settings)
+        embedder = settings.embedder()
+        embedder.load()
+        checker = settings.checker(embedder)  # the service's sentence check
+        reader = _syllabus_index(
+            dataset, settings, embedder, RunOptions(args.dataset, out).work_dir
+        )
         with (out / RESULTS).open("w", encoding="utf-8") as sink:
             for item in items:
-                query = search_query(item.question, item.history)
+                turns = [Message(role, content) for role, content in item.history]  # type: ignore[arg-type]
+                query = retrieval_query(item.question, turns, reader)
                 started = time.perf_counter()
                 text, shown = answer(query)
                 total = (time.perf_counter() - started) * 1000
@@ -228,11 +237,20 @@ def _syllabus_rows(args: argparse.Namespace, out: Path) -> None:
     asyncio.run(run_eval(options, settings, _Quiet()))
 
 
-def grounding_checker(settings: Settings) -> GroundingChecker:
-    """The service's sentence check, with its threshold and embedder."""
-    embedder = settings.embedder()
-    embedder.load()
-    return settings.checker(embedder)
+def _syllabus_index(
+    dataset: datasets.Dataset,
+    settings: Settings,
+    embedder: SentenceTransformerEmbedder,
+    work_dir: Path,
+) -> IndexReader:
+    """Syllabus's index of the dataset's corpus (the demo collection for our own sets):
+    what tells a follow-up from a new question."""
+    if not dataset.corpus:
+        root = DataRoot(settings.data_dir).collection(settings.collection).path
+    else:
+        name = prepare_collection(dataset, work_dir, settings, embedder)
+        root = DataRoot(work_dir / "collections").collection(name).path
+    return IndexReader(root, embedder)
 
 
 def supported(checker: GroundingChecker, answer: str, passages: Sequence[Passage]) -> list[bool]:

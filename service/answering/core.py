@@ -47,7 +47,7 @@ from service.answering.prompt import (
     without_trailing_refusal,
     without_unfinished_end,
 )
-from service.answering.retrieve import Question, Retrieval, citation, retrieval_query, retrieve
+from service.answering.retrieve import Question, Retrieval, citation, retrieve
 from service.answering.vectors import SentenceVectors
 from service.answering.verify import GroundingChecker, Verdict, states_figures
 from service.course import CourseConfig, Strategy, TeachingMode
@@ -163,9 +163,9 @@ class _Run:
 
     @property
     def topic(self) -> str:
-        """What the units are chosen for: a follow-up ("does it make generation faster
-        too?") with the learner's turn before it, as retrieval reads it."""
-        return retrieval_query(self.question)
+        """What the units are chosen for: the text retrieval searched, a follow-up ("does
+        it make generation faster too?") with the learner's turn before it."""
+        return self.retrieval.query or self.question.text
 
     @property
     def skip(self) -> Callable[[str], bool] | None:

@@ -26,60 +26,21 @@ import difflib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cache
 
-from indexes.lexical import latex_words
 from service.answering.prompt import sanitize
 from service.answering.retrieve import Retrieval
-from service.text import STOPWORDS, stem_words
+from service.answering.terms import TERM, framing, terms, written_as_name
 
-_TERM = re.compile(r"[a-z0-9][a-z0-9_]+")
 _JOINED = re.compile(r"\b([a-z]+)[-\s]?(\d+)\b")
-_HYPHENATED = re.compile(r"\b([a-z]+)-(\d+)\b")
-# Words that frame a question or an explanation rather than name its subject (a request
-# for a solution too: "Compute…", "homework"), and the
-# stop words of service.text).
-_FRAMING = """
-    whats what's hows cant dont doesnt isnt arent wont didnt shouldnt wouldnt couldnt im ive
-    explain explanation mean meaning means differ difference different
-    differences work works working use used uses using example examples define definition
-    purpose role idea intuition intuitive happen happens compare comparison versus vs good
-    bad better best worse need needs simple simply term terms thing things way ways give
-    tell help understand understanding important main key exactly actually really basically
-    pros cons advantage advantages disadvantage disadvantages benefit benefit benefits
-    problem problems doing make makes made get gets got like kind kinds type types
-    called call name named say said think know show part parts step steps detail details
-    short long quick quickly please someone something anything one ones
-    mine yours biggest smallest largest highest lowest fastest slowest
-    percentage percentages percent proportion proportions fraction
-    solve solution solutions compute calculate derive prove implement exercise exercises
-    homework assignment final answer answers result number
-    """.split()  # noqa: SIM905 - a word list reads best as text
 _TYPO_SIMILARITY = 0.8
 _TYPO_MIN_LETTERS = 6
-
-
-@cache
-def _framing() -> frozenset[str]:
-    words = [*STOPWORDS, *_FRAMING]
-    return frozenset(words) | frozenset(stem_words(words))
-
-
-def terms(text: str) -> dict[str, str]:
-    """Stemmed terms of ``text`` (as the BM25 index stems them) -> a word they came from;
-    a name with a hyphenated number counts whole too ("GPT-4" is also "gpt4")."""
-    lowered = latex_words(text).lower()
-    words = _TERM.findall(lowered) + [a + b for a, b in _HYPHENATED.findall(lowered)]
-    words = [w for w in words if w not in _framing()]
-    stems = stem_words(words)
-    return {s: w for s, w in zip(stems, words, strict=True) if s not in _framing()}
 
 
 def _spellings(text: str) -> dict[str, str]:
     """A passage's terms, and the other ways a learner may write them: "d_k" also as
     "dk", "LLaMA 2" also as "llama2"."""
     lowered = text.lower()
-    words = [w.replace("_", "") for w in _TERM.findall(lowered) if "_" in w]
+    words = [w.replace("_", "") for w in TERM.findall(lowered) if "_" in w]
     words += [a + b for a, b in _JOINED.findall(lowered)]
     return {**terms(text), **terms(" ".join(words))}
 
@@ -111,11 +72,7 @@ def _may_be_a_typo(word: str, question: str) -> bool:
 
 
 def _distinctive(word: str, question: str, common: Callable[[str], bool]) -> bool:
-    written = re.search(rf"\b{re.escape(word)}\b", question, re.IGNORECASE)
-    form = written.group(0) if written else word
-    named = any(c.isdigit() for c in form) or any(c.isupper() for c in form[1:])
-    capitalised = form[0].isupper() and written is not None and written.start() > 0
-    return named or capitalised or not common(word)
+    return written_as_name(word, question) or not common(word)
 
 
 def absent_terms(
@@ -146,7 +103,7 @@ def absent_terms(
             if _distinctive(word, question, common) and not _compound_of(stem, in_passages):
                 absent.append(word)
         elif not _compound_of(stem, known) and not (
-            _may_be_a_typo(word, question) and _close_to_any(stem, known | _framing())
+            _may_be_a_typo(word, question) and _close_to_any(stem, known | framing())
         ):
             absent.append(word)
     return absent

@@ -1,25 +1,67 @@
 """Step 1, retrieve: the passages a question is answered from.
 
-A follow-up ("and what does its forget gate do?") is searched together with
-the previous user turn, so that it keeps its topic.
+A follow-up is searched together with the learner's turn before it, so that it
+keeps its topic: one that points back ("and what does its forget gate do?", "what
+about GRUs?", "does sglang do the same?") or names no subject of its own ("which
+parameter do i tune at query time?"). A question that names a subject of its own
+and points nowhere ("What does the forget gate in an LSTM do?", asked after a
+question about GRUs) starts a new topic and is searched alone; searched with the
+turn before, it drifted to that turn's passages. A subject of its own is a term
+the collection holds in few of its chunks (8% or fewer: "forget", "lstm", "qlora"),
+or one written as a name ("GPT-2", "LoRA"); everyday words of the subject
+("parameter", "query", "model") are not.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from indexes import EmptyScope, Hit, IndexReader, Scope
 from service.answering.injection import in_place
+from service.answering.terms import terms, written_as_name
 from service.answering.vectors import SentenceVectors
 from service.errors import ScopeEmpty
 from service.generation.base import Message
 from service.schemas import AnswerStyle, AskRequest, Citation
 
 _SNIPPET_CHARS = 280
+# Words that point back to the conversation: a conjunction that opens the question (after
+# an "ok" or not; "ok" alone opens new questions too), a pronoun, "the same", "what about",
+# "then". "that" points back only where it cannot open a relative clause ("does that
+# help?", "why that?"), not in "the loss that GPT uses"; "instead" only without "of";
+# "its" and "their" only before any subject of the question's own ("how does BPE build
+# its vocab" is about BPE).
+_POINTS_BACK = re.compile(
+    r"""^\W*(?:(?:ok(?:ay)?|thanks|hmm|right)\W+)?
+          (?:and|so|but|or|also|what\s+about|how\s+about)\b
+    | \b(?:it|it's|itself|they|them|theirs|this|these|those|mine|ours
+          |then|else|former|latter|the\s+same|the\s+other)\b
+    | \binstead\b(?!\s+of\b)
+    | \b(?:is|are|was|does|do|did|would|will|can|could|why|about|of|like|with|than
+          |from|for)\s+that\b(?!\s+(?:is|are|was|were|has|have|can|does|do|makes?)\b)
+    | \bthat\W*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_POSSESSIVE = re.compile(r"\b(?:its|their)\b", re.IGNORECASE)
+# A term in at most this share of the collection's chunks names a subject of its own;
+# chosen on the learner dev set (eval.bench.follow_ups; BENCHMARKS.md, "Follow-ups").
+SUBJECT_SHARE = 0.08
+
+
+class Turn(Protocol):
+    """A turn of the conversation: a :class:`Message`, or a request's ``ChatTurn``."""
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def content(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +92,7 @@ class Retrieval:
 
     hits: list[Hit]
     vocabulary: Mapping[str, int]  # stemmed term -> chunks of the collection that hold it
+    query: str = ""  # what was searched: the question, or a follow-up after its topic
 
     @property
     def best_score(self) -> float | None:
@@ -61,18 +104,42 @@ class Retrieval:
         return [h.chunk.text for h in self.hits]
 
 
-def retrieval_query(question: Question) -> str:
-    """The question, preceded by the last user turn so follow-ups keep their topic."""
-    previous = [m.content for m in question.history if m.role == "user"]
-    return f"{previous[-1]}\n{question.text}" if previous else question.text
+def follows_up(
+    question: str, vocabulary: Mapping[str, int], chunks: int, share: float = SUBJECT_SHARE
+) -> bool:
+    """Whether ``question`` leans on the turn before it: it points back, or names no
+    subject of its own (a term in at most ``share`` of the collection's ``chunks``
+    chunks, whose terms ``vocabulary`` counts: stemmed term -> chunks that hold it)."""
+    if _POINTS_BACK.search(question):
+        return True
+    possessive = _POSSESSIVE.search(question)
+    before = question[: possessive.start()] if possessive else question
+    return not _own_subject(before, vocabulary, max(1.0, share * chunks))
+
+
+def _own_subject(text: str, vocabulary: Mapping[str, int], rare: float) -> bool:
+    for stem, word in terms(text).items():
+        held = vocabulary.get(stem, 0)
+        if held and (held <= rare or written_as_name(word, text)):
+            return True
+    return False
+
+
+def retrieval_query(text: str, history: Sequence[Turn], reader: IndexReader) -> str:
+    """What ``text`` is searched as after ``history``: alone, or after the learner's
+    last turn when it follows up on it."""
+    previous = [m.content for m in history if m.role == "user"]
+    if not previous or not follows_up(text, reader.vocabulary, reader.manifest.counts.chunks):
+        return text
+    return f"{previous[-1]}\n{text}"
 
 
 def retrieve(reader: IndexReader, question: Question, vectors: SentenceVectors) -> Retrieval:
     """The ``top_k`` passages for ``question``; its vector is kept in ``vectors`` for reuse."""
-    query = retrieval_query(question)
+    query = retrieval_query(question.text, question.history, reader)
     vector = vectors.embed([query])[0]
     hits = scoped_search(reader, query, question.top_k, question.scope, vector)
-    return Retrieval(hits, reader.vocabulary)
+    return Retrieval(hits, reader.vocabulary, query)
 
 
 def scoped_search(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from anyio import to_thread
 from fastapi import APIRouter
 
-from service.answering.retrieve import scoped_search
+from service.answering.retrieve import retrieval_query, scoped_search
 from service.deps import CallerDep, LibraryDep, LinksDep, SettingsDep, request_scope
 from service.schemas import SearchHit, SearchRequest, SearchResponse, error_responses
 
@@ -27,7 +27,8 @@ async def search(
     name = settings.collection_for(body.collection)
     reader = await to_thread.run_sync(library.reader, name)
     scope = await request_scope(library, links, name, body.scope)
-    hits = await to_thread.run_sync(lambda: scoped_search(reader, body.query, body.top_k, scope))
+    query = retrieval_query(body.query, body.history, reader)
+    hits = await to_thread.run_sync(lambda: scoped_search(reader, query, body.top_k, scope))
     return SearchResponse(
         hits=[SearchHit.of(h, links.url(name, h.chunk)) for h in hits],
         collection=name,

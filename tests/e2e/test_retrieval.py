@@ -6,6 +6,8 @@ import pytest
 
 from indexes import IndexReader
 from ingest import IngestReport
+from service.answering.retrieve import retrieval_query
+from service.generation.base import Message
 from service.schemas import AskRequest
 
 LEARNER_QUESTIONS = [
@@ -114,3 +116,28 @@ def test_shared_corpus_markdown_keeps_headings_and_drops_code_cells(
     d2l = [h.chunk for h in hits if "d2l/" in h.chunk.source]
     assert d2l and all(c.heading_path for c in d2l)
     assert not any("%%tab" in h.chunk.text or "{.python .input}" in h.chunk.text for h in hits)
+
+
+# (the learner's turn before, the question, the section whose passage must come first)
+CONVERSATIONS = [
+    # a new question: searched after the comparison, it found the GRU section first
+    (
+        "What is the difference between LSTM and GRU?",
+        "What does the forget gate in an LSTM do?",
+        "LSTM: Gates and the Cell State",
+    ),
+    # follow-ups: they keep the topic of the turn before
+    ("what is hnsw", "which parameter do i tune at query time?", "HNSW"),
+    ("what is an lstm?", "what does its forget gate do?", "LSTM: Gates and the Cell State"),
+]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("before", "question", "section"), CONVERSATIONS)
+def test_a_new_question_leaves_the_last_topic_and_a_follow_up_keeps_it(
+    demo_index: tuple[IndexReader, IngestReport], before: str, question: str, section: str
+) -> None:
+    reader, _ = demo_index
+    history = [Message("user", before), Message("assistant", "An answer [1].")]
+    hits = reader.search(retrieval_query(question, history, reader), k=ANSWER_PASSAGES)
+    assert hits[0].chunk.heading_path[-1] == section, [h.chunk.heading_path for h in hits]

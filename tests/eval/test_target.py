@@ -12,7 +12,7 @@ import pytest
 
 from eval import target as target_module
 from eval.scoring import Observation
-from eval.target import Target, TargetError, ask_body, search_query
+from eval.target import Target, TargetError, ask_body
 
 
 def test_a_429_is_retried_after_its_retry_after() -> None:
@@ -90,8 +90,10 @@ def test_a_question_goes_with_its_history_and_style() -> None:
         ],
         "style": "short",
     }
-    # retrieval is judged on what the service searches with: the last user turn first
-    assert bodies["/v1/search"]["query"] == "what is an lstm?\nwhat does its forget gate do?"
+    # retrieval is judged on what the service searches with: it is told the conversation
+    search = bodies["/v1/search"]
+    assert search["query"] == "what does its forget gate do?"
+    assert search["history"] == bodies["/v1/ask"]["history"]
 
 
 def test_the_default_style_is_left_to_the_service() -> None:
@@ -99,7 +101,6 @@ def test_the_default_style_is_left_to_the_service() -> None:
     assert "style" not in body and body["history"] == []
     assert "style" not in ask_body("q", 3, "c", style="explain")  # the API's own default
     assert ask_body("q", 3, "c", style="short")["style"] == "short"
-    assert search_query("q", (("assistant", "a"),)) == "q"
 
 
 class Clock:

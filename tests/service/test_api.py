@@ -227,6 +227,22 @@ def test_follow_up_questions_retrieve_with_the_history(
     assert answer.citations[0].source.endswith("lora.md")
 
 
+def test_search_takes_the_conversation_as_ask_does(client: TestClient) -> None:
+    before = "What is LoRA rank r low-rank matrices?"
+    history = [{"role": "user", "content": before}, {"role": "assistant", "content": "A [1]."}]
+
+    def ids(query: str, **extra: object) -> list[str]:
+        response = client.post("/v1/search", json={"query": query, **extra})
+        assert response.status_code == 200, response.text
+        return [h.chunk_id for h in SearchResponse.model_validate(response.json()).hits]
+
+    # a follow-up is searched after the turn before; a new subject alone
+    follow_up = "and what is it usually?"
+    assert ids(follow_up, history=history) == ids(f"{before}\n{follow_up}")
+    new = "How does Adam bias correction work?"
+    assert ids(new, history=history) == ids(new) != ids(f"{before}\n{new}")
+
+
 def test_streaming_sends_citations_a_draft_then_tokens_then_done(client: TestClient) -> None:
     body = {"question": "How does Adam bias correction work?", "stream": True}
     with client.stream("POST", "/v1/ask", json=body) as response:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from indexes import Chunk, Hit
-from service.answering.decide import terms
 from service.answering.retrieve import Retrieval
+from service.answering.terms import terms
 
 
 def hit(text: str, heading: str = "Notes", score: float = 0.6, source: str = "notes.md") -> Hit:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from service.answering.decide import absent_terms, decide, terms
+from service.answering.decide import absent_terms, decide
+from service.answering.terms import terms
 from tests.service.answering.helpers import retrieval
 
 ADAM = "The Adam optimizer keeps moving averages of gradients and squared gradients."
@@ -42,6 +43,8 @@ def test_everyday_words_framing_and_typos_do_not_silence_a_covered_question() ->
         "why does adam keep moving averages instead of raw gradients?",  # words used elsewhere
         "what do the averages in adam start at, and why cant it skip correction?",
         "what percentage of gradients does adam average?",  # the kind of answer asked for
+        "ok and how does adam keep its averages?",  # what a learner says in passing
+        "thanks! hmm, why does adam keep moving averages?",
     ):
         assert not decide(question, found, 0.27, common).abstain, question
 
