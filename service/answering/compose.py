@@ -23,7 +23,9 @@ update can be folded into the base weights" under "Merging Adapters").  With sty
 A comparison ("lora vs qlora", "difference between a bi encoder and a cross
 encoder") is answered from both sides in ``explain``: a unit with a sentence that
 names both compares them and stands alone; else each side gets the best unit whose
-first sentence names it, so that the learner does not read one side only.
+first sentence names it, so that the learner does not read one side only. A worked
+example names both sides with numbers ("a chunk ranked 1st by BM25 and 3rd by dense
+retrieval scores …"): it neither compares them nor describes one.
 
 Sentences out of place for the question (``service.answering.injection``: speaking to the
 assistant, a link or a request for credentials the question did not ask for, another
@@ -404,12 +406,14 @@ def answer_units(
         return [unit] if unit else []
     # A unit with a sentence that names both sides compares them: it stands alone. Else a
     # unit is on a side when its first sentence names it; the best unit stays when it is
-    # on one, and each side no unit is on gets its own.
-    if any(all(mentions(s, side) for side in sides) for s in unit.sentences):
+    # on one, and each side no unit is on gets its own. A worked example does neither.
+    if any(
+        not _EXAMPLE.match(s) and all(mentions(s, side) for side in sides) for s in unit.sentences
+    ):
         return [unit]
-    units = [unit] if any(mentions(unit.sentences[0], side) for side in sides) else []
+    units = [unit] if any(_describes(unit, side) for side in sides) else []
     for side in sides:
-        if any(mentions(u.sentences[0], side) for u in units):
+        if any(_describes(u, side) for u in units):
             continue
         other = best_unit(
             embedder,
@@ -465,6 +469,14 @@ def in_reading_order(units: Sequence[Unit], hits: Sequence[Hit]) -> list[Unit]:
 def _skipping(taken: set[str], skip: Callable[[str], bool] | None) -> Callable[[str], bool]:
     """A ``skip`` that also rejects the sentences already quoted."""
     return lambda sentence: sentence in taken or bool(skip and skip(sentence))
+
+
+_EXAMPLE = re.compile(r"\s*(?:worked\s+)?examples?\b|\s*for\s+(?:example|instance)\b", re.I)
+
+
+def _describes(unit: Unit, side: str) -> bool:
+    """The unit opens on ``side``, not with an example that names it."""
+    return mentions(unit.sentences[0], side) and not _EXAMPLE.match(unit.sentences[0])
 
 
 def _first_named(unit: Unit, sides: tuple[str, str]) -> int:

@@ -165,6 +165,8 @@ def unsupported_terms(sentence: str, evidence: str, vocabulary: Collection[str])
     """
     text = _LIST_MARKER.sub("", strip_citations(sentence))  # "2. **BM25**" states no 2
     found = sorted(_number_set(text) - _number_set(evidence))
+    found += _ranges_apart(text, evidence, found)
+    found += _misexpanded(text, evidence)
     lowered = evidence.lower()
     first = _FIRST_WORD.match(text)
     for match in _TOKEN.finditer(text):
@@ -179,6 +181,63 @@ def unsupported_terms(sentence: str, evidence: str, vocabulary: Collection[str])
         if token.lower() not in lowered and token not in found:
             found.append(token)
     return found
+
+
+_FIGURE = r"(\d+(?:[.,]\d+)*)"
+# A range a sentence states: "from 60 to 100", "4 to 64" with a dash, "between 1.2 and 2.0".
+_RANGE = re.compile(
+    rf"\bbetween\s+{_FIGURE}\s*%?\s+and\s+{_FIGURE}|{_FIGURE}\s*%?\s*(?:to|\u2013|\u2014)\s*{_FIGURE}"
+)
+
+
+def _ranges_apart(text: str, evidence: str, absent: Sequence[str]) -> list[str]:
+    """The ranges of ``text`` whose two ends ``evidence`` holds, but in no one sentence:
+    "k is a constant that typically ranges from 60 to 100" from a passage that says "k =
+    60" of the constant and "fetch 20 to 100 candidates" of reranking."""
+    ranges = [m for m in _RANGE.finditer(text) if not set(_ends(m)) & set(absent)]
+    if not ranges:
+        return []
+    held = [_number_set(line) for line in split_sentences(evidence)]
+    return [m.group(0) for m in ranges if not any(_ends(m) <= h for h in held)]
+
+
+def _ends(match: re.Match[str]) -> set[str]:
+    return {n.replace(",", "") for n in match.groups() if n}
+
+
+# An acronym and what the sentence says it stands for: "RRF (reciprocal rank fusion)",
+# "reciprocal rank fusion (RRF)".
+_ACRONYM_FIRST = re.compile(r"\b([A-Z][A-Za-z]*[A-Z][a-z]?)\s*\(([A-Za-z][A-Za-z -]+)\)")
+_ACRONYM_AFTER = re.compile(r"((?:[A-Za-z]+[ -]){1,6}[A-Za-z]+)\s*\(([A-Z][A-Za-z]*[A-Z][a-z]?)\)")
+
+
+def _expansions(text: str) -> list[tuple[str, str]]:
+    """(acronym, what ``text`` says it stands for): the words whose initials spell it,
+    written beside it in brackets ("RRF (Ranked Reciprocal Frequency)")."""
+    pairs = list(_ACRONYM_FIRST.findall(text))
+    for words, acronym in _ACRONYM_AFTER.findall(text):
+        pieces = re.split(r"[ -]+", words)
+        letters = sum(c.isupper() for c in acronym)
+        pairs.append((acronym, " ".join(pieces[-letters:])))
+    found = []
+    for acronym, expansion in pairs:
+        initials = "".join(w[0] for w in re.split(r"[ -]+", expansion.strip()) if w)
+        if initials.lower() == "".join(c for c in acronym if c.isupper()).lower():
+            found.append((acronym, expansion.strip()))
+    return found
+
+
+def _misexpanded(text: str, evidence: str) -> list[str]:
+    """The expansions ``text`` gives its acronyms with a word ``evidence`` does not use:
+    "DPO (Discounted Policy Optimization)", "GGUF (Generalized Gated Unit Format)", "RRF
+    (Ranked Reciprocal Frequency)" beside notes that say "rank" and "fusion". One whose
+    words the passages use, if not in that order ("retrieval augmented generation (RAG)"
+    beside "retrieval" and "generation … augmented"), is left to the other checks."""
+    expansions = [e for _, e in _expansions(text)]
+    if not expansions:
+        return []
+    used = set(_words_of(evidence))
+    return [e for e in expansions if not set(_words_of(e)) <= used]
 
 
 def states_figures(sentences: Sequence[CheckedSentence], passages: Sequence[str]) -> bool:
@@ -272,6 +331,52 @@ def misread_subject(sentence: str, source: str, before: str) -> str | None:
     if any(w.removesuffix("s") == key for w in subject) or key in initials:
         return None  # "Reciprocal rank fusion (RRF) combines …", "The gated recurrent unit"
     return name
+
+
+def claimed_by_another(sentence: str, source: str, before: str, passages: str) -> str | None:
+    """The subject ``sentence`` gives the claim of a passage sentence (``source``) whose
+    subject is "It" or "They", when that subject is another of the passages' terms
+    (``passages``: their words, as :func:`_words_of` reads them, joined by spaces)
+    than what the pronoun stands for (the subject of ``before``, the sentence before
+    ``source``): "…, while dense retrieval excels at exact keywords and needs no
+    training" from "It excels at exact keywords and needs no training." after "Sparse
+    lexical retrieval with BM25 scores documents …". The notes' "It" is BM25; "dense
+    retrieval" is the other method they describe. A subject the notes never use for
+    anything ("the BM25 scorer") is left to the other checks."""
+    pronoun = _PRONOUN_SUBJECT.match(source)
+    claim = _words_of(source[pronoun.end() :])[:_COPIED_RUN] if pronoun else []
+    words = _words_of(sentence)
+    if len(claim) < _COPIED_RUN:
+        return None
+    starts = (
+        i
+        for i in range(1, len(words) - _COPIED_RUN + 1)
+        if all(_same_word(a, b) for a, b in zip(words[i : i + _COPIED_RUN], claim, strict=True))
+    )
+    start = next(starts, None)
+    if start is None:
+        return None
+    subject: list[str] = []
+    for word in reversed(words[max(0, start - _CLAIMANT_WORDS) : start]):
+        if word in _CLAUSE_OPENERS:
+            break
+        subject.insert(0, word)
+    named = [w for w in subject if w not in STOPWORDS]
+    antecedent = _words_of(before)[:_SUBJECT_WORDS]
+    if not named or all(any(_same_word(w, a) for a in antecedent) for w in named):
+        return None  # "It", "BM25", "Sparse retrieval": what the pronoun stands for
+    phrase = " ".join(named)
+    if phrase in " ".join(_words_of(before)) or phrase not in passages:
+        return None
+    return phrase
+
+
+# The words before a copied claim that may name what it is said of ("dense retrieval"),
+# up to a word that opens a clause ("…, while dense retrieval excels at …").
+_CLAIMANT_WORDS = 3
+_CLAUSE_OPENERS = frozenset(
+    "while whereas but and or so because since that which unlike like than".split()  # noqa: SIM905
+)
 
 
 # The words that open a sentence, where its subject stands ("The gated recurrent unit").
@@ -559,9 +664,15 @@ class _Evidence:
 
     def misread_subject(self, text: str, scope: list[int]) -> str | None:
         """The name answer sentence ``text`` gives a passage sentence of ``scope`` whose
-        subject is a pronoun (:func:`misread_subject`)."""
+        subject is a pronoun (:func:`misread_subject`, :func:`claimed_by_another`)."""
+        passages = " ".join(_words_of("\n".join(self.passages[i] for i in scope)))
         for passage, sentence, before in self.pronouns:
-            if passage in scope and (name := misread_subject(text, sentence, before)):
+            if passage not in scope:
+                continue
+            name = misread_subject(text, sentence, before) or claimed_by_another(
+                text, sentence, before, passages
+            )
+            if name:
                 return name
         return None
 

@@ -176,6 +176,19 @@ def test_the_notes_are_asked_about_both_sides_of_a_comparison(real_embedder: Emb
     assert "across the batch" in sides and "each individual example" in sides
 
 
+def test_a_worked_example_that_names_both_sides_is_no_comparison(real_embedder: Embedder) -> None:
+    """Seen on the demo page: "What is the difference between BM25 and dense retrieval?"
+    was answered with "Worked example: a chunk ranked 1st by BM25 and 3rd by dense
+    retrieval scores 1/61 + 1/63", which names both and describes neither."""
+    hybrid = _section(
+        "retrieval-augmented-generation.md", "Hybrid Search and Reciprocal Rank Fusion"
+    )
+    question = "What is the difference between BM25 and dense retrieval?"
+    sides = compose(answer_units(real_embedder, question, [hit(hybrid, heading="Hybrid Search")]))
+    assert "Worked example" not in sides
+    assert "exact keywords" in sides and "paraphrase" in sides
+
+
 def test_beneath_a_generated_answer_a_further_unit_says_what_the_draft_left_out(
     real_embedder: Embedder,
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.answering.decide import terms
+from service.answering.terms import terms
 from service.answering.verify import (
     CheckedSentence,
     GroundingChecker,
@@ -427,3 +427,101 @@ def test_a_copied_claim_after_another_name_is_a_swap() -> None:
         "Unlike the LSTM, a GRU has three weight blocks instead of four [1].",
     ):
         assert swapped_terms(right, source, known) == []
+
+
+HYBRID = (
+    "Dense retrieval (embeddings) matches meaning and paraphrase. It is weaker on exact "
+    "terms: product codes, rare names and acronyms.\n\nSparse lexical retrieval with BM25 "
+    "scores documents by query-term matches, weighting rare terms highly. It excels at "
+    "exact keywords and needs no training."
+)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "other"),
+    [
+        # seen on the demo page: BM25's claim given to the other method of the passage
+        (
+            "BM25 matches query terms, while dense retrieval excels at exact keywords and "
+            "needs no training [1].",
+            "dense retrieval",
+        ),
+        ("BM25 is weaker on exact terms such as product codes [1].", "bm25"),
+    ],
+)
+def test_a_claim_given_to_another_term_than_its_pronoun_stands_for_is_not_supported(
+    sentence: str, other: str
+) -> None:
+    verdict = GroundingChecker(FakeEmbedder(), 0.7).check(
+        sentence, [HYBRID], None, VOCABULARY | set(terms(HYBRID))
+    )
+
+    assert not verdict.sentences[0].supported
+    assert other in verdict.sentences[0].unsupported_terms
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "BM25 excels at exact keywords and needs no training [1].",
+        "Sparse retrieval excels at exact keywords and needs no training [1].",
+        "It excels at exact keywords and needs no training [1].",
+        "The BM25 scorer excels at exact keywords and needs no training [1].",  # no other term
+        "Dense retrieval is weaker on exact terms such as product codes [1].",
+    ],
+)
+def test_a_claim_given_to_what_its_pronoun_stands_for_is_supported(sentence: str) -> None:
+    verdict = GroundingChecker(FakeEmbedder(), 0.7).check(
+        sentence, [HYBRID], None, VOCABULARY | set(terms(HYBRID))
+    )
+
+    assert verdict.sentences[0].unsupported_terms == ()
+
+
+def test_a_range_whose_ends_stand_in_different_sentences_is_not_supported() -> None:
+    """Seen in the widget: "k is a constant that typically ranges from 60 to 100 [2]"
+    shown as supported; the notes say "k = 60" of the constant and "fetch 20 to 100
+    candidates" of reranking."""
+    passage = (
+        "Reciprocal rank fusion sums one over k plus the rank, with k = 60 as the usual "
+        "constant. A reranker is slow, so fetch 20 to 100 candidates cheaply and rerank them."
+    )
+    known = set(terms(passage))
+    assert unsupported_terms("The constant k ranges from 60 to 100 [1].", passage, known) == [
+        "60 to 100"
+    ]
+    for said in (
+        "Fetch 20 to 100 candidates cheaply and rerank them [1].",
+        "The usual constant is k = 60 [1].",
+        "Fetch between 20 and 100 candidates [1].",
+    ):
+        assert unsupported_terms(said, passage, known) == [], said
+
+
+def test_an_acronym_said_to_stand_for_words_the_passage_does_not_hold_is_not_supported() -> None:
+    """Seen on the learner dev set, marked supported: "DPO (Discounted Policy Optimization)
+    works without a reward model", "GGUF (Generalized Gated Unit Format) is a single-file
+    binary format", and in the widget "RRF (Ranked Reciprocal Frequency)"."""
+    passage = (
+        "Direct preference optimisation (DPO) needs no reward model. Reciprocal rank "
+        "fusion (RRF) merges rankings, with k = 60. GGUF is a single-file binary format."
+    )
+    known = set(terms(passage))
+    for invented, expansion in (
+        (
+            "DPO (Discounted Policy Optimization) needs no reward model [1].",
+            "Discounted Policy Optimization",
+        ),
+        ("RRF (Ranked Reciprocal Frequency) merges rankings [1].", "Ranked Reciprocal Frequency"),
+        (
+            "GGUF (Generalized Gated Unit Format) is a binary format [1].",
+            "Generalized Gated Unit Format",
+        ),
+    ):
+        assert expansion in unsupported_terms(invented, passage, known)
+    for said in (
+        "Reciprocal rank fusion (RRF) merges rankings [1].",
+        "DPO (direct preference optimisation) needs no reward model [1].",
+        "RRF (with k = 60) merges rankings [1].",  # an aside, not what it stands for
+    ):
+        assert unsupported_terms(said, passage, known) == [], said
