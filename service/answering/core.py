@@ -49,7 +49,12 @@ from service.answering.prompt import (
 )
 from service.answering.retrieve import Question, Retrieval, citation, retrieve
 from service.answering.vectors import SentenceVectors
-from service.answering.verify import GroundingChecker, Verdict, states_figures
+from service.answering.verify import (
+    GroundingChecker,
+    Verdict,
+    misexpands_only,
+    states_figures,
+)
 from service.course import CourseConfig, Strategy, TeachingMode
 from service.feedback import AnswerJournal, AnswerRecord, Cited
 from service.generation.base import GenerationParams, Generator, Message
@@ -163,9 +168,9 @@ class _Run:
 
     @property
     def topic(self) -> str:
-        """What the units are chosen for: the text retrieval searched, a follow-up ("does
+        """What the units are chosen for (``retrieve.answer_topic``): a follow-up ("does
         it make generation faster too?") with the learner's turn before it."""
-        return self.retrieval.query or self.question.text
+        return self.retrieval.topic or self.question.text
 
     @property
     def skip(self) -> Callable[[str], bool] | None:
@@ -411,9 +416,13 @@ class Answerer:
         # that read far from theirs: the quoted unit stands (learner dev set: "how big
         # should my chunks be", "the biggest number fp16 can store"). Not in `short`, where
         # SQuAD's unanswerable questions turn a detail round and the figure stays.
-        return not (
-            run.style == "explain" and states_figures(verdict.sentences, run.retrieval.passages)
-        )
+        passages = run.retrieval.passages
+        if run.style == "explain" and states_figures(verdict.sentences, passages):
+            return False
+        # Nor does one that reads as the passages do but for an acronym of theirs expanded
+        # wrongly (learner dev set: "how big should my chunks be", whose answer expanded
+        # RAG with a word the notes never use).
+        return not misexpands_only(verdict.sentences, passages, self._checker.threshold)
 
     def _messages(self, run: _Run, units: list[Unit]) -> list[Message]:
         """The prompt: the draft's passages, then the first passages by rank."""

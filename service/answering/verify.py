@@ -24,6 +24,7 @@ import numpy as np
 
 from indexes import Embedder
 from ingest.sentences import split_sentences
+from service.answering.formulas import regrouped
 from service.answering.injection import as_evidence
 from service.answering.negation import flipped_negation
 from service.text import (
@@ -167,6 +168,7 @@ def unsupported_terms(sentence: str, evidence: str, vocabulary: Collection[str])
     found = sorted(_number_set(text) - _number_set(evidence))
     found += _ranges_apart(text, evidence, found)
     found += _misexpanded(text, evidence)
+    found += regrouped(text, evidence)
     lowered = evidence.lower()
     first = _FIRST_WORD.match(text)
     for match in _TOKEN.finditer(text):
@@ -250,6 +252,26 @@ def states_figures(sentences: Sequence[CheckedSentence], passages: Sequence[str]
         text = _LIST_MARKER.sub("", strip_citations(sentence.text))
         figures = {n for n in _number_set(text) if len(n.replace(".", "")) >= 2}
         if figures and not sentence.unsupported_terms and any(figures <= h for h in held):
+            return True
+    return False
+
+
+def misexpands_only(
+    sentences: Sequence[CheckedSentence], passages: Sequence[str], threshold: float
+) -> bool:
+    """Whether one of ``sentences`` reads as its passages do (support at ``threshold`` or
+    more) and fails only on what it says an acronym of theirs stands for: "For retrieval
+    augmented generation (RAG), chunks of 200 to 500 tokens work well" beside notes that
+    write "RAG" and never "augmented" takes its words from the notes, wrong expansion and
+    all. Such an answer is not shown, but it is no sign the notes are silent."""
+    written = "\n".join(passages)
+    for sentence in sentences:
+        if sentence.support < threshold or not sentence.unsupported_terms:
+            continue
+        expanded = _expansions(strip_citations(sentence.text))
+        ours = [e for a, e in expanded if re.search(rf"\b{re.escape(a)}\b", written)]
+        words = {w for e in ours for w in _words_of(e)}
+        if all(t in ours or set(_words_of(t)) <= words for t in sentence.unsupported_terms):
             return True
     return False
 

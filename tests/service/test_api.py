@@ -134,6 +134,25 @@ def test_an_unsupported_answer_that_states_the_notes_figures_gets_their_words(
     assert "penguins" not in answer.answer
 
 
+@pytest.mark.parametrize(
+    ("acronym", "mode"),
+    [("LoRA", "extractive"), ("LRA", "abstained")],  # the notes write LoRA, never LRA
+)
+def test_an_answer_failing_only_on_what_an_acronym_of_the_notes_stands_for_gets_their_words(
+    client: TestClient, fake_generator: FakeGenerator, acronym: str, mode: str
+) -> None:
+    """The sentence is the notes' own but for an invented expansion: not shown, yet no sign
+    that the notes are silent (learner dev set: "retrieval augmented generation (RAG)")."""
+    fake_generator.reply = (
+        f"{acronym} (Lumpy Rank Adapters) freezes the pretrained weights and trains two "
+        "low-rank matrices A and B [1]."
+    )
+    answer = _ask(client, "What rank does LoRA use?")
+    assert (answer.grounding.best_passage_score or 0) < 0.5
+    assert answer.mode == mode, answer.grounding.reason
+    assert "Lumpy" not in answer.answer
+
+
 @pytest.mark.parametrize(("style", "mode"), [("explain", "extractive"), ("short", "abstained")])
 def test_with_a_close_passage_an_unsupported_explanation_falls_back_to_its_words(
     client: TestClient, fake_generator: FakeGenerator, style: str, mode: str

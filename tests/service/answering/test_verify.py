@@ -9,6 +9,7 @@ from service.answering.verify import (
     CheckedSentence,
     GroundingChecker,
     _pairs,
+    misexpands_only,
     states_figures,
     swapped_terms,
     unsupported_terms,
@@ -525,3 +526,24 @@ def test_an_acronym_said_to_stand_for_words_the_passage_does_not_hold_is_not_sup
         "RRF (with k = 60) merges rankings [1].",  # an aside, not what it stands for
     ):
         assert unsupported_terms(said, passage, known) == [], said
+
+
+def test_a_sentence_failing_only_on_an_expansion_of_the_notes_acronym_reads_as_the_notes() -> None:
+    """Seen on the learner dev set: "how big should my chunks be for rag" was abstained
+    because its answer's one sentence said "retrieval augmented generation (RAG)" beside
+    notes that write RAG and never "augmented"."""
+    passages = ["RAG retrieves passages. Chunks of 200 to 500 tokens work well for RAG."]
+
+    def checked(text: str, support: float, *unsupported: str) -> list[CheckedSentence]:
+        return [CheckedSentence(text, [1], support, False, unsupported)]
+
+    expanded = "For Retrieval Augmented Generation (RAG), use chunks of 200 to 500 tokens [1]."
+    terms_failed = ("Retrieval Augmented Generation", "Augmented")
+    assert misexpands_only(checked(expanded, 0.7, *terms_failed), passages, 0.5)
+    assert not misexpands_only(checked(expanded, 0.3, *terms_failed), passages, 0.5)
+    # Another fault beside it, or an acronym the notes never write, is no such sign.
+    assert not misexpands_only(checked(expanded, 0.7, *terms_failed, "1000"), passages, 0.5)
+    other = "Hierarchical Navigable Small World (HNSW) graphs index chunks [1]."
+    failed = ("Hierarchical Navigable Small World", "Hierarchical", "Navigable", "Small", "World")
+    assert not misexpands_only(checked(other, 0.7, *failed), passages, 0.5)
+    assert not misexpands_only(checked("Use chunks [1].", 0.7), passages, 0.5)
