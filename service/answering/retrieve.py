@@ -49,6 +49,14 @@ _POINTS_BACK = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _POSSESSIVE = re.compile(r"\b(?:its|their)\b", re.IGNORECASE)
+# Words that stand for the earlier turn's subject: a follow-up that says none of them and
+# names a subject of its own ("what does the alpha do then", "what about GRUs?") asks
+# about that subject, in the earlier turn's passages.
+_STANDS_FOR = re.compile(
+    r"\b(?:it|it's|itself|they|them|its|their|theirs|this|these|those|that|former|latter"
+    r"|the\s+same|the\s+other)\b",
+    re.IGNORECASE,
+)
 # A term in at most this share of the collection's chunks names a subject of its own;
 # chosen on the learner dev set (eval.bench.follow_ups; BENCHMARKS.md, "Follow-ups").
 SUBJECT_SHARE = 0.08
@@ -93,6 +101,7 @@ class Retrieval:
     hits: list[Hit]
     vocabulary: Mapping[str, int]  # stemmed term -> chunks of the collection that hold it
     query: str = ""  # what was searched: the question, or a follow-up after its topic
+    topic: str = ""  # what the answer units are chosen for: the query, or the question
 
     @property
     def best_score(self) -> float | None:
@@ -134,12 +143,26 @@ def retrieval_query(text: str, history: Sequence[Turn], reader: IndexReader) -> 
     return f"{previous[-1]}\n{text}"
 
 
+def answer_topic(
+    text: str, query: str, vocabulary: Mapping[str, int], chunks: int, share: float = SUBJECT_SHARE
+) -> str:
+    """What the answer to ``text``, searched as ``query``, is composed for: the follow-up
+    with the turn before it ("does it make generation faster too?"), unless it names a
+    subject of its own and says nothing that stands for the earlier one ("what does the
+    alpha do then", asked after QLoRA: the notes' words on alpha, not on QLoRA)."""
+    if query == text or _STANDS_FOR.search(text):
+        return query
+    return text if _own_subject(text, vocabulary, max(1.0, share * chunks)) else query
+
+
 def retrieve(reader: IndexReader, question: Question, vectors: SentenceVectors) -> Retrieval:
     """The ``top_k`` passages for ``question``; its vector is kept in ``vectors`` for reuse."""
     query = retrieval_query(question.text, question.history, reader)
     vector = vectors.embed([query])[0]
     hits = scoped_search(reader, query, question.top_k, question.scope, vector)
-    return Retrieval(hits, reader.vocabulary, query)
+    chunks = reader.manifest.counts.chunks
+    topic = answer_topic(question.text, query, reader.vocabulary, chunks)
+    return Retrieval(hits, reader.vocabulary, query, topic)
 
 
 def scoped_search(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.answering.retrieve import follows_up
+from service.answering.retrieve import answer_topic, follows_up
 
 # A collection of 200 chunks: a term in 16 or fewer (8%) names a subject of its own.
 CHUNKS = 200
@@ -25,6 +25,9 @@ VOCABULARY = {
     "lower": 20,
     "loss": 45,
     "memori": 40,
+    "alpha": 4,
+    "qlora": 7,
+    "lora": 12,
 }
 
 
@@ -73,3 +76,29 @@ def test_an_unknown_term_is_no_subject_of_its_own() -> None:
 def test_a_small_collection_still_has_rare_terms() -> None:
     # 5% of 10 chunks is half a chunk: a term in one chunk is still the question's own.
     assert not follows_up("what does the forget gate do?", {"forget": 1, "gate": 3}, 10)
+
+
+BEFORE = "how is qlora different from lora"
+
+
+@pytest.mark.parametrize(
+    ("question", "alone"),
+    [
+        ("what does the alpha do then", True),  # its own subject, in QLoRA's passages
+        ("what about a GRU?", True),
+        ("does it make generation faster too?", False),  # "it" is QLoRA
+        ("and what does its forget gate do?", False),  # "its" stands for the earlier one
+        ("which parameter do i tune then?", False),  # no subject of its own
+        ("does sglang do the same?", False),
+    ],
+)
+def test_a_follow_up_is_answered_for_its_own_subject_when_it_stands_for_no_earlier_one(
+    question: str, alone: bool
+) -> None:
+    """Seen in the widget: "what does the alpha do then", asked after a question about
+    QLoRA, quoted the QLoRA unit; the passages found with the turn before hold alpha's."""
+    query = f"{BEFORE}\n{question}"
+    assert follows_up(question, VOCABULARY, CHUNKS)
+    topic = answer_topic(question, query, VOCABULARY, CHUNKS)
+    assert topic == (question if alone else query)
+    assert answer_topic(question, question, VOCABULARY, CHUNKS) == question  # searched alone
