@@ -244,14 +244,18 @@ def _misexpanded(text: str, evidence: str) -> list[str]:
 
 def states_figures(sentences: Sequence[CheckedSentence], passages: Sequence[str]) -> bool:
     """Whether one of ``sentences`` states figures of the notes: numbers of two digits or
-    more, all of them held by one passage sentence, and no term the passages lack. "The
-    biggest number fp16 can store is 65504." reads far from the list item "fp16: 2 bytes.
-    5 exponent bits, 10 mantissa bits, max value 65504" but says what it says."""
+    more, all of them held by one passage sentence, and no term the passages lack but
+    what it says an acronym of theirs stands for (:func:`misexpands_only`). "The biggest
+    number fp16 can store is 65504." reads far from the list item "fp16: 2 bytes. 5
+    exponent bits, 10 mantissa bits, max value 65504" but says what it says."""
     held = [_number_set(line) for passage in passages for line in split_sentences(passage)]
+    written = "\n".join(passages)
     for sentence in sentences:
         text = _LIST_MARKER.sub("", strip_citations(sentence.text))
         figures = {n for n in _number_set(text) if len(n.replace(".", "")) >= 2}
-        if figures and not sentence.unsupported_terms and any(figures <= h for h in held):
+        if not figures or not any(figures <= h for h in held):
+            continue
+        if not sentence.unsupported_terms or _only_misexpanded(sentence, written):
             return True
     return False
 
@@ -260,20 +264,23 @@ def misexpands_only(
     sentences: Sequence[CheckedSentence], passages: Sequence[str], threshold: float
 ) -> bool:
     """Whether one of ``sentences`` reads as its passages do (support at ``threshold`` or
-    more) and fails only on what it says an acronym of theirs stands for: "For retrieval
-    augmented generation (RAG), chunks of 200 to 500 tokens work well" beside notes that
-    write "RAG" and never "augmented" takes its words from the notes, wrong expansion and
-    all. Such an answer is not shown, but it is no sign the notes are silent."""
+    more) and fails only on what it says an acronym of theirs stands for: such an answer
+    is not shown, but it is no sign the notes are silent."""
     written = "\n".join(passages)
-    for sentence in sentences:
-        if sentence.support < threshold or not sentence.unsupported_terms:
-            continue
-        expanded = _expansions(strip_citations(sentence.text))
-        ours = [e for a, e in expanded if re.search(rf"\b{re.escape(a)}\b", written)]
-        words = {w for e in ours for w in _words_of(e)}
-        if all(t in ours or set(_words_of(t)) <= words for t in sentence.unsupported_terms):
-            return True
-    return False
+    return any(s.support >= threshold and _only_misexpanded(s, written) for s in sentences)
+
+
+def _only_misexpanded(sentence: CheckedSentence, written: str) -> bool:
+    """Whether every term that fails ``sentence`` belongs to what it says an acronym of
+    ``written`` stands for: "For retrieval augmented generation (RAG), chunks of 200 to
+    500 tokens work well" beside notes that write "RAG" and never "augmented" takes its
+    words from the notes, wrong expansion and all."""
+    if not sentence.unsupported_terms:
+        return False
+    expanded = _expansions(strip_citations(sentence.text))
+    ours = [e for a, e in expanded if re.search(rf"\b{re.escape(a)}\b", written)]
+    words = {w for e in ours for w in _words_of(e)}
+    return all(t in ours or set(_words_of(t)) <= words for t in sentence.unsupported_terms)
 
 
 _WORD_PIECE = re.compile(r"[a-z0-9]+")
