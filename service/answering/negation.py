@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from difflib import SequenceMatcher
 
-from service.text import STOPWORDS, WORD, stem, strip_citations
+from service.text import STOPWORDS, WORD, overlap, stem, strip_citations
 
 # Words that turn what follows into its opposite (two-word ones are read as one token).
 _NEGATIONS = frozenset(
@@ -114,4 +114,41 @@ def flipped_negation(sentence: str, source: str) -> str | None:
             continue  # the clause goes on with other words than the passage's
         said, noted = _said([*mine[i1:i2], mine[k1]]), _said([*theirs[j1:j2], theirs[l1]])
         return f'"{said}" (the notes: "{noted}")'
+    return None
+
+
+# A bound a sentence states: "T < 1", "$p \geq 0.9$", "x ≤ 0".
+_BOUND = re.compile(
+    r"\b([A-Za-z_]\w*)\s*(<=|>=|<|>|\u2264|\u2265|\\leq?\b|\\geq?\b|\\lt\b|\\gt\b)\s*(-?\d+(?:\.\d+)?)"
+)
+_BELOW = frozenset({"<", "<=", "\u2264", "\\le", "\\leq", "\\lt"})
+# Where one claim of a passage sentence ends: a list item run into the line ("- T < 1
+# sharpens it. - T > 1 flattens it"), or a semicolon.
+_CLAUSE = re.compile(r"(?<=[.!?:;])\s+(?=[-*+]\s)|;\s")
+
+
+def _bounds(text: str) -> set[tuple[str, str, bool]]:
+    """(symbol, value, whether it bounds from above) for each bound ``text`` states."""
+    return {(m[1], m[3], m[2] in _BELOW) for m in _BOUND.finditer(text)}
+
+
+def flipped_comparison(sentence: str, source: str) -> str | None:
+    """Where ``sentence`` copies a clause of ``source`` (the passage sentence it copies; a
+    list item or a part between semicolons) but bounds the same symbol by the same value
+    the other way, that bound, as ``'"…" (the notes: "…")'``: "When T < 1, the distribution
+    becomes sharper, making unlikely tokens more likely" takes its claim from "T > 1
+    flattens it, making unlikely tokens more likely". None when the sentence also states
+    the clause's bound."""
+    mine = _bounds(strip_citations(sentence))
+    if not mine:
+        return None
+    clauses = [c for c in _CLAUSE.split(source) if _bounds(c)]
+    if not clauses:
+        return None
+    copied = max(clauses, key=lambda c: overlap(sentence, c))
+    for symbol, value, below in _bounds(copied):
+        if (symbol, value, below) in mine or (symbol, value, not below) not in mine:
+            continue
+        said, noted = ("<", ">") if not below else (">", "<")
+        return f'"{symbol} {said} {value}" (the notes: "{symbol} {noted} {value}")'
     return None

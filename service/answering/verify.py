@@ -26,7 +26,7 @@ from indexes import Embedder
 from ingest.sentences import split_sentences
 from service.answering.formulas import regrouped
 from service.answering.injection import as_evidence
-from service.answering.negation import flipped_negation
+from service.answering.negation import flipped_comparison, flipped_negation
 from service.text import (
     CITATION,
     STOPWORDS,
@@ -169,7 +169,6 @@ def unsupported_terms(sentence: str, evidence: str, vocabulary: Collection[str])
     found += _ranges_apart(text, evidence, found)
     found += _misexpanded(text, evidence)
     found += regrouped(text, evidence)
-    lowered = evidence.lower()
     first = _FIRST_WORD.match(text)
     for match in _TOKEN.finditer(text):
         token = match.group(0)
@@ -180,9 +179,20 @@ def unsupported_terms(sentence: str, evidence: str, vocabulary: Collection[str])
                 continue
         elif not _looks_like_a_name(token, at_start):
             continue
-        if token.lower() not in lowered and token not in found:
+        if not _written_in(token, evidence) and token not in found:
             found.append(token)
     return found
+
+
+def _written_in(name: str, evidence: str) -> bool:
+    """Whether ``evidence`` writes ``name`` (any case) as a word or a part of a name of its
+    own: "LLM" in "LLMs", "IVF" in "faiss.IndexIVFFlat", "B" in "7B"; not the start of a
+    longer word ("efCo", beside notes that write "efConstruction", names nothing they do)."""
+    for match in re.finditer(rf"(?i:{re.escape(name)})(?:e?s)?(?![a-z0-9])", evidence):
+        start = match.start()
+        if start == 0 or not evidence[start - 1].islower() or evidence[start].isupper():
+            return True
+    return False
 
 
 _FIGURE = r"(\d+(?:[.,]\d+)*)"
@@ -608,7 +618,11 @@ class GroundingChecker:
             if overlap(text, copied) < _COPIED:
                 continue
             # Its words, another term's claim; or its words, the opposite claim.
-            found = [*swapped_terms(text, copied, view.pairs), flipped_negation(text, copied)]
+            found = [
+                *swapped_terms(text, copied, view.pairs),
+                flipped_negation(text, copied),
+                flipped_comparison(text, copied),
+            ]
             foreign += [t for t in found if t and t not in foreign]
         # Or its words said of a name the sentence before names, not of what "It" stands for.
         misread = view.misread_subject(text, scope)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.answering.negation import flipped_negation
+from service.answering.negation import flipped_comparison, flipped_negation
 
 MERGE = "Keeping adapters separate instead allows hot-swapping many tasks on one base."
 GRU = "The GRU needs no separate cell state."
@@ -77,3 +77,24 @@ def test_a_sentence_of_the_same_polarity_is_not_flagged(sentence: str, source: s
 def test_the_finding_shows_both_wordings() -> None:
     found = flipped_negation("Keep adapters separate instead of allowing hot-swapping [1].", MERGE)
     assert found == '"instead of allowing" (the notes: "instead allows")'
+
+
+@pytest.mark.parametrize(
+    ("sentence", "flagged"),
+    [
+        ("When T < 1, it gets sharper, making unlikely tokens more likely [1].", '"T < 1"'),
+        ("With $T \\leq 1$ it flattens, making unlikely tokens more likely.", '"T < 1"'),
+        ("When T > 1, it flattens, making unlikely tokens more likely [1].", None),
+        ("T < 1 sharpens it [1].", None),  # the clause it copies says T < 1
+        ("T < 1 sharpens it and T > 1 makes unlikely tokens more likely.", None),
+    ],
+)
+def test_a_clause_copied_with_its_bound_turned_round_is_found(
+    sentence: str, flagged: str | None
+) -> None:
+    source = (
+        "- T < 1 sharpens it; as T approaches 0 it becomes greedy. - T > 1 flattens it, "
+        "making unlikely tokens more likely."
+    )
+    found = flipped_comparison(sentence, source)
+    assert (found or "").startswith(flagged or "") and (found is None) == (flagged is None)

@@ -554,3 +554,39 @@ def test_a_sentence_failing_only_on_an_expansion_of_the_notes_acronym_reads_as_t
     failed = ("Hierarchical Navigable Small World", "Hierarchical", "Navigable", "Small", "World")
     assert not misexpands_only(checked(other, 0.7, *failed), passages, 0.5)
     assert not misexpands_only(checked("Use chunks [1].", 0.7), passages, 0.5)
+
+
+TEMPERATURE = (
+    "Temperature T rescales the logits before the softmax. - T = 1 leaves the distribution "
+    "unchanged. - T < 1 sharpens it; as T approaches 0 it becomes greedy. - T > 1 flattens "
+    "it, making unlikely tokens more likely."
+)
+
+
+def test_a_claim_copied_from_the_other_side_of_a_bound_is_not_supported() -> None:
+    """Seen on the learner dev set, marked supported: "When T < 1, the distribution
+    becomes sharper, making unlikely tokens more likely" (the notes: T > 1 does that)."""
+    answer = (
+        "When T < 1, the distribution becomes sharper, making unlikely tokens more likely [1]. "
+        "When T > 1, the distribution becomes flatter, making unlikely tokens more likely [1]."
+    )
+    verdict = GroundingChecker(FakeEmbedder(), 0.5).check(answer, [TEMPERATURE], None, VOCABULARY)
+    assert [s.supported for s in verdict.sentences] == [False, True]
+    assert verdict.sentences[0].unsupported_terms == ('"T < 1" (the notes: "T > 1")',)
+
+
+def test_a_name_inside_a_longer_word_of_the_passage_is_not_written_there() -> None:
+    """Seen on the learner dev set, marked supported: "the candidate list size at query
+    time (efCo)" beside notes that write efConstruction and efSearch."""
+    passage = (
+        "efConstruction: the candidate list size while building. faiss.IndexIVFFlat "
+        "partitions the space. A 7B model has LLMs beside it."
+    )
+    known = set(terms(passage))
+    assert unsupported_terms("A higher efCo gives a better graph [1].", passage, known) == ["efCo"]
+    for said in (
+        "A higher efConstruction gives a better graph [1].",
+        "An IVF index partitions the space [1].",  # a part of the name faiss writes
+        "The 7B model is an LLM [1].",  # "B" of "7B", the singular of "LLMs"
+    ):
+        assert unsupported_terms(said, passage, known) == [], said
