@@ -8,8 +8,9 @@ whose symbols a passage's formula has in the same order but grouped otherwise.
 
 A formula is read from LaTeX or plain text alike: ``\\frac{a}{b}`` as ``{a}/{b}``, every
 bracket as a round one, Unicode minus and times as ``-`` and ``*``. Brackets that group
-no sum or difference (``\\sqrt{d_k}``, ``(QK^T)``) change nothing a reader can get wrong
-and are dropped on both sides, so "QK^T / sqrt(d_k)" restates ``\\frac{QK^T}{\\sqrt{d_k}}``.
+no sum, difference, product or quotient (``\\sqrt{d_k}``, ``(QK^T)``) change nothing a
+reader can get wrong and are dropped on both sides, so "QK^T / sqrt(d_k)" restates
+``\\frac{QK^T}{\\sqrt{d_k}}``, while "softmax(QK^T)/sqrt(d_k)" does not.
 """
 
 from __future__ import annotations
