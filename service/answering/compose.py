@@ -122,14 +122,18 @@ def _unfinished(paragraph: list[str]) -> bool:
 
 def paragraphs(passage: str) -> list[list[str]]:
     """The passage's paragraphs as lists of sentences, list items and formulas; a formula,
-    whatever a paragraph announces with a colon, and a block that goes on in lower case
-    ("with k = 60 as the usual constant.") join the paragraph before them."""
+    whatever a paragraph announces with a colon, a block that goes on in lower case
+    ("with k = 60 as the usual constant.") and a list after a formula (what T < 1 and
+    T > 1 do to the softmax with temperature) join the paragraph before them."""
     found: list[list[str]] = []
     for block in re.split(r"\n\s*\n", passage):
         if not block.strip():
             continue
         pieces = _elements(block)
-        if found and (_DISPLAY_MATH.match(block) or continues(block) or _unfinished(found[-1])):
+        explains = bool(found and _LIST_ITEM.match(block) and _DISPLAY_MATH.match(found[-1][-1]))
+        if found and (
+            _DISPLAY_MATH.match(block) or continues(block) or _unfinished(found[-1]) or explains
+        ):
             found[-1].extend(pieces)
         else:
             found.append(pieces)

@@ -39,6 +39,26 @@ def test_a_list_and_a_formula_join_the_paragraph_that_announces_them() -> None:
     assert paragraphs(inline)[0][1:] == ["- Forget gate: keeps.", "- Input gate: writes."]
 
 
+def test_a_list_after_a_formula_joins_it() -> None:
+    """Learner dev set: "what does temperature do to the softmax" quoted the formula without
+    the list after it that says what T < 1 and T > 1 do."""
+    text = (
+        "Temperature T rescales the logits:\n\n$p_i = \\exp(z_i / T) / Z$\n\n"
+        "- T < 1 sharpens it.\n- T > 1 flattens it.\n\nTop-k sampling keeps k tokens."
+    )
+    assert paragraphs(text) == [
+        [
+            "Temperature T rescales the logits:",
+            "$p_i = \\exp(z_i / T) / Z$",
+            "- T < 1 sharpens it.",
+            "- T > 1 flattens it.",
+        ],
+        ["Top-k sampling keeps k tokens."],
+    ]
+    apart = "Temperature T rescales the logits.\n\n- T < 1 sharpens it."
+    assert len(paragraphs(apart)) == 2  # a list after a sentence stands on its own
+
+
 def test_the_unit_is_the_list_item_that_answers_not_a_sentence_naming_the_model() -> None:
     unit = best_unit(FakeEmbedder(), "What does the forget gate do?", [hit(GATES)])
     assert unit is not None
