@@ -120,9 +120,12 @@ def regrouped(sentence: str, evidence: str) -> list[str]:
     """The formulas of ``sentence`` that a formula of ``evidence`` writes with the same
     symbols in the same order but grouped otherwise; a formula ``evidence`` does not hold
     at all is left to the other checks."""
+    spans = _spans(sentence)
+    if not spans:
+        return []  # most sentences write no formula: the passages need no reading
     held = [(_shape(s), tuple(t for t in s if t not in "()")) for s in _spans(evidence)]
     found = []
-    for span in _spans(sentence):
+    for span in spans:
         shape = _shape(span)
         flat = tuple(t for t in span if t not in "()")
         copies = [whole for whole, symbols in held if _within(flat, symbols)]

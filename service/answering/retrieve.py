@@ -31,6 +31,8 @@ from service.generation.base import Message
 from service.schemas import AnswerStyle, AskRequest, Citation
 
 _SNIPPET_CHARS = 280
+# Words that stand for something said before: the earlier turn's subject, or its answer.
+_PRONOUNS = r"it|it's|itself|they|them|theirs|this|these|those|former|latter|the\s+same|the\s+other"
 # Words that point back to the conversation: a conjunction that opens the question (after
 # an "ok" or not; "ok" alone opens new questions too), a pronoun, "the same", "what about",
 # "then". "that" points back only where it cannot open a relative clause ("does that
@@ -38,10 +40,9 @@ _SNIPPET_CHARS = 280
 # "its" and "their" only before any subject of the question's own ("how does BPE build
 # its vocab" is about BPE).
 _POINTS_BACK = re.compile(
-    r"""^\W*(?:(?:ok(?:ay)?|thanks|hmm|right)\W+)?
+    rf"""^\W*(?:(?:ok(?:ay)?|thanks|hmm|right)\W+)?
           (?:and|so|but|or|also|what\s+about|how\s+about)\b
-    | \b(?:it|it's|itself|they|them|theirs|this|these|those|mine|ours
-          |then|else|former|latter|the\s+same|the\s+other)\b
+    | \b(?:{_PRONOUNS}|mine|ours|then|else)\b
     | \binstead\b(?!\s+of\b)
     | \b(?:is|are|was|does|do|did|would|will|can|could|why|about|of|like|with|than
           |from|for)\s+that\b(?!\s+(?:is|are|was|were|has|have|can|does|do|makes?)\b)
@@ -52,11 +53,7 @@ _POSSESSIVE = re.compile(r"\b(?:its|their)\b", re.IGNORECASE)
 # Words that stand for the earlier turn's subject: a follow-up that says none of them and
 # names a subject of its own ("what does the alpha do then", "what about GRUs?") asks
 # about that subject, in the earlier turn's passages.
-_STANDS_FOR = re.compile(
-    r"\b(?:it|it's|itself|they|them|its|their|theirs|this|these|those|that|former|latter"
-    r"|the\s+same|the\s+other)\b",
-    re.IGNORECASE,
-)
+_STANDS_FOR = re.compile(rf"\b(?:{_PRONOUNS}|its|their|that)\b", re.IGNORECASE)
 # A term in at most this share of the collection's chunks names a subject of its own;
 # chosen on the learner dev set (eval.bench.follow_ups; BENCHMARKS.md, "Follow-ups").
 SUBJECT_SHARE = 0.08
@@ -123,10 +120,15 @@ def follows_up(
         return True
     possessive = _POSSESSIVE.search(question)
     before = question[: possessive.start()] if possessive else question
-    return not _own_subject(before, vocabulary, max(1.0, share * chunks))
+    return not _own_subject(before, vocabulary, chunks, share)
 
 
-def _own_subject(text: str, vocabulary: Mapping[str, int], rare: float) -> bool:
+def _own_subject(
+    text: str, vocabulary: Mapping[str, int], chunks: int, share: float = SUBJECT_SHARE
+) -> bool:
+    """Whether ``text`` names a term in at most ``share`` of the ``chunks`` chunks (at least
+    one), or a term the collection holds written as a name."""
+    rare = max(1.0, share * chunks)
     for stem, word in terms(text).items():
         held = vocabulary.get(stem, 0)
         if held and (held <= rare or written_as_name(word, text)):
@@ -143,16 +145,14 @@ def retrieval_query(text: str, history: Sequence[Turn], reader: IndexReader) -> 
     return f"{previous[-1]}\n{text}"
 
 
-def answer_topic(
-    text: str, query: str, vocabulary: Mapping[str, int], chunks: int, share: float = SUBJECT_SHARE
-) -> str:
+def answer_topic(text: str, query: str, vocabulary: Mapping[str, int], chunks: int) -> str:
     """What the answer to ``text``, searched as ``query``, is composed for: the follow-up
     with the turn before it ("does it make generation faster too?"), unless it names a
     subject of its own and says nothing that stands for the earlier one ("what does the
     alpha do then", asked after QLoRA: the notes' words on alpha, not on QLoRA)."""
     if query == text or _STANDS_FOR.search(text):
         return query
-    return text if _own_subject(text, vocabulary, max(1.0, share * chunks)) else query
+    return text if _own_subject(text, vocabulary, chunks) else query
 
 
 def retrieve(reader: IndexReader, question: Question, vectors: SentenceVectors) -> Retrieval:

@@ -288,7 +288,7 @@ def _only_misexpanded(sentence: CheckedSentence, written: str) -> bool:
     if not sentence.unsupported_terms:
         return False
     expanded = _expansions(strip_citations(sentence.text))
-    ours = [e for a, e in expanded if re.search(rf"\b{re.escape(a)}\b", written)]
+    ours = [e for a, e in expanded if _written_in(a, written)]
     words = {w for e in ours for w in _words_of(e)}
     return all(t in ours or set(_words_of(t)) <= words for t in sentence.unsupported_terms)
 
@@ -708,10 +708,11 @@ class _Evidence:
     def misread_subject(self, text: str, scope: list[int]) -> str | None:
         """The name answer sentence ``text`` gives a passage sentence of ``scope`` whose
         subject is a pronoun (:func:`misread_subject`, :func:`claimed_by_another`)."""
+        readings = [(sentence, before) for p, sentence, before in self.pronouns if p in scope]
+        if not readings:
+            return None
         passages = " ".join(_words_of("\n".join(self.passages[i] for i in scope)))
-        for passage, sentence, before in self.pronouns:
-            if passage not in scope:
-                continue
+        for sentence, before in readings:
             name = misread_subject(text, sentence, before) or claimed_by_another(
                 text, sentence, before, passages
             )
