@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from indexes.errors import EmbedderMismatch, IndexCorrupt, IndexNotFound
 
@@ -41,11 +41,19 @@ class EmbedderInfo(BaseModel):
     max_tokens: int = Field(gt=0)
 
 
+# The version of ingest.chunking's rules for where a chunk ends; raised when they cut
+# text differently, so an index built under older rules is rebuilt, not kept in part.
+# 2: a chunk ends on no sentence that leads into the next, and opens on none that
+# points back without the sentence it points to.
+CHUNKING_RULES = 2
+
+
 class ChunkerParams(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     chunk_tokens: int = Field(gt=0)
     overlap_tokens: int = Field(ge=0)
+    rules: int = Field(CHUNKING_RULES, ge=1)
 
 
 class Counts(BaseModel):
@@ -65,6 +73,14 @@ class Manifest(BaseModel):
     counts: Counts
     documents: dict[str, str] = Field(description="document source -> sha256 of its content")
     libraries: dict[str, str]
+
+    @field_validator("chunker", mode="before")
+    @classmethod
+    def _chunked_before_rules(cls, data: object) -> object:
+        """A manifest written before the rules had a version was chunked under rules 1."""
+        if isinstance(data, dict) and "rules" not in data:
+            return {**data, "rules": 1}
+        return data
 
     def check_embedder(self, model: str, backend: str, where: Path) -> None:
         """Fail loudly when the index was built with another embedding model, or with

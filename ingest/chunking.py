@@ -5,9 +5,13 @@ sentences, and sentences are packed greedily into chunks of at most
 ``chunk_tokens`` word pieces, counted with the embedder's own tokenizer and
 including the title/heading prefix that is embedded with each chunk.  A new
 chunk repeats the last sentences of the previous one, up to
-``overlap_tokens``.  A sentence longer than the budget is cut at word
-boundaries.  No chunk can exceed the model's maximum sequence length, so
-nothing is silently truncated at embedding time.
+``overlap_tokens``.  A chunk does not end on a sentence that leads into the
+next one ("The parameter update is", "… directly to the weights:", a run-in label
+such as "Epsilon."): it opens the next chunk instead.  A chunk that would open on
+a sentence pointing back ("It computes the Adam update …") also takes the sentence
+of its paragraph before it, the one that says what "It" is.  A sentence longer
+than the budget is cut at word boundaries.  No chunk can exceed the model's
+maximum sequence length, so nothing is silently truncated at embedding time.
 
 A section is read, measured and packed as a stream, and the tokenizer is given a
 bounded batch at a time (it grows with what it is given: a 20 MB one-line file
@@ -59,11 +63,12 @@ class _Unit:
     end: int
     block: int
     tokens: int = 0
+    opens: bool = False  # the first sentence of its block
 
 
 def _sentences(block: Block, index: int) -> Iterator[_Unit]:
     for start, end in iter_sentence_spans(block.text):
-        yield _Unit(block.text[start:end], block.start, block.end, index)
+        yield _Unit(block.text[start:end], block.start, block.end, index, opens=start == 0)
 
 
 def _measured(units: Iterable[_Unit], budget: int, count: TokenCounter) -> Iterator[_Unit]:
@@ -90,7 +95,7 @@ def _counted(batch: list[_Unit], budget: int, count: TokenCounter) -> Iterator[_
     if not batch:
         return
     for unit, n in zip(batch, count([u.text for u in batch]), strict=True):
-        sized = _Unit(unit.text, unit.start, unit.end, unit.block, n)
+        sized = _Unit(unit.text, unit.start, unit.end, unit.block, n, unit.opens)
         if n > budget:
             yield from _split_long(sized, budget, count)
         else:
@@ -157,22 +162,75 @@ def _join(units: Sequence[_Unit]) -> str:
     return "".join(parts)
 
 
+# Words a sentence that runs on into the next one ends with ("The parameter update is").
+_RUN_ON = frozenset(
+    "a an the is are was were be as by of to for with and or in on at from than that "  # noqa: SIM905
+    "which where whose follows below".split()
+)
+# Words that open a sentence pointing back at the one before ("It", "This", "Their").
+_POINTING_BACK = frozenset(
+    "it its they their them this these those such he she his her".split()  # noqa: SIM905
+)
+_LABEL_WORDS = 3  # a run-in label: "Epsilon.", "Bias correction."
+
+
+def _leads_in(unit: _Unit, following: _Unit | None) -> bool:
+    """Whether ``unit`` only introduces what follows it: it ends with a colon or a word
+    that cannot end a sentence, or it is a short label opening its paragraph."""
+    text = unit.text.rstrip()
+    words = _WORD.findall(text)
+    if not words:
+        return False
+    if text.endswith(":") or words[-1].lower() in _RUN_ON:
+        return True
+    label = unit.opens and len(words) <= _LABEL_WORDS and text.endswith(".")
+    return label and following is not None and following.block == unit.block
+
+
+def _points_back(unit: _Unit) -> bool:
+    first = _WORD.match(unit.text)
+    return first is not None and first.group().lower().strip("\"'(") in _POINTING_BACK
+
+
+def _tokens(units: Sequence[_Unit]) -> int:
+    return sum(u.tokens for u in units)
+
+
+def _carried(current: list[_Unit], unit: _Unit, overlap: int) -> list[_Unit]:
+    """The units of the full chunk ``current`` that the next chunk, opening before
+    ``unit``, repeats: the last ones up to ``overlap`` tokens, and the sentence before a
+    first one that points back (in the same paragraph)."""
+    carried: list[_Unit] = []
+    for previous in reversed(current[1:]):
+        if _tokens(carried) + previous.tokens > overlap:
+            break
+        carried.insert(0, previous)
+    opening = len(current) - len(carried)  # the index in ``current`` of carried[0]
+    first = carried[0] if carried else unit
+    if opening > 1 and _points_back(first) and current[opening - 1].block == first.block:
+        carried.insert(0, current[opening - 1])
+    return carried
+
+
 def _pack(units: Iterable[_Unit], budget: int, overlap: int) -> Iterator[list[_Unit]]:
     """Greedy packing into chunks of at most ``budget`` tokens, each yielded once it is
-    full; a chunk repeats the last units of the one before, up to ``overlap`` tokens."""
+    full; a chunk repeats the last units of the one before, up to ``overlap`` tokens
+    (:func:`_carried`), and a full chunk's last units that lead into ``unit`` move to the
+    next chunk (:func:`_leads_in`)."""
     current: list[_Unit] = []
     size = 0
     for unit in units:
         if current and size + unit.tokens > budget:
-            yield current
-            carried: list[_Unit] = []
-            for previous in reversed(current[1:]):
-                if sum(u.tokens for u in carried) + previous.tokens > overlap:
-                    break
-                carried.insert(0, previous)
-            while carried and sum(u.tokens for u in carried) + unit.tokens > budget:
-                carried.pop(0)
-            current, size = carried, sum(u.tokens for u in carried)
+            following = [*current, unit]
+            cut = len(current)
+            while cut > 1 and _leads_in(current[cut - 1], following[cut]):
+                cut -= 1
+            full, leading = current[:cut], current[cut:]
+            yield full
+            current = [*_carried(full, leading[0] if leading else unit, overlap), *leading]
+            while current and _tokens(current) + unit.tokens > budget:
+                current.pop(0)  # the unit must fit: the oldest repeated ones go first
+            size = _tokens(current)
         current.append(unit)
         size += unit.tokens
     if current:

@@ -65,6 +65,48 @@ def test_sections_never_share_a_chunk() -> None:
     ]
 
 
+def _cut(*paragraphs: str, tokens: int) -> list[str]:
+    params = ChunkerParams(chunk_tokens=tokens, overlap_tokens=0)
+    return [p.text for p in chunk_document(_doc(*paragraphs), params, COUNT)]
+
+
+@pytest.mark.parametrize(
+    "lead_in",
+    [
+        "The parameter update is",
+        "It applies weight decay directly to the weights:",
+    ],
+)
+def test_a_chunk_does_not_end_on_what_introduces_the_next_block(lead_in: str) -> None:
+    """ "The parameter update is" ended a chunk whose next one held the formula."""
+    formula = "$theta_t = theta_{t-1} - eta m_t / (sqrt{v_t} + epsilon)$"
+    pieces = _cut(_sentences(3), lead_in, formula, tokens=40)
+    assert not any(p.endswith(lead_in) for p in pieces)
+    assert any(p.startswith(f"{lead_in}\n\n{formula}") for p in pieces)
+
+
+def test_a_run_in_label_opens_the_chunk_of_its_paragraph() -> None:
+    label = "Epsilon. It prevents division by zero when the second moment is tiny."
+    pieces = _cut(_sentences(3), label, tokens=40)
+    assert pieces[-1] == label
+    assert not any(p.endswith("Epsilon.") for p in pieces)
+
+
+def test_a_chunk_opening_on_it_keeps_the_sentence_that_says_what_it_is() -> None:
+    """ "It computes the Adam update …" opened a chunk without "AdamW decouples the two."
+    before it, and the model read its "It" as Adam."""
+    named = "AdamW by Loshchilov and Hutter decouples the two."
+    claim = "It computes the update from the gradient alone and applies decay to the weights."
+    pieces = _cut(" ".join([_sentences(3), named, claim]), tokens=50)
+    holding = [p for p in pieces if claim in p]
+    assert holding and all(f"{named} {claim}" in p for p in holding)
+
+
+def test_a_chunk_opening_on_a_new_subject_repeats_nothing() -> None:
+    pieces = _cut(_sentences(12), tokens=45)
+    assert sum(p.count("Sentence 5 ") for p in pieces) == 1
+
+
 def test_an_overlong_sentence_is_cut_at_words() -> None:
     long_sentence = "token " * 500 + "stop."
     params = ChunkerParams(chunk_tokens=64, overlap_tokens=8)

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from indexes import ChunkerParams, IndexReader
-from indexes.manifest import read_manifest
+from indexes.manifest import CHUNKING_RULES, read_manifest
 from indexes.versions import VersionedDir
 from ingest import Pipeline
 from tests.fakes import FakeEmbedder
@@ -116,6 +117,23 @@ def test_a_changed_chunker_rebuilds_everything(notes: Path, tmp_path: Path) -> N
     )
     assert len(report.added) == 3 and embedder.embedded == 3
     assert read_manifest(VersionedDir(index).current_dir()).chunker.chunk_tokens == 64
+
+
+def test_an_index_chunked_under_older_rules_is_rebuilt(notes: Path, tmp_path: Path) -> None:
+    """A manifest written before the chunking rules had a version reads as rules 1, so an
+    unchanged document is chunked again under today's rules, not kept as it was cut."""
+    index = tmp_path / "index"
+    _run(FakeEmbedder(), [notes], index)
+    path = VersionedDir(index).current_dir() / "manifest.json"
+    written = json.loads(path.read_text(encoding="utf-8"))
+    del written["chunker"]["rules"]
+    path.write_text(json.dumps(written), encoding="utf-8")
+    assert read_manifest(path.parent).chunker.rules == 1
+
+    embedder = FakeEmbedder()
+    report = _run(embedder, [notes], index)
+    assert len(report.added) == 3 and embedder.embedded == 3
+    assert read_manifest(VersionedDir(index).current_dir()).chunker.rules == CHUNKING_RULES
 
 
 def test_a_hit_says_whether_it_opens_its_section(tmp_path: Path) -> None:
