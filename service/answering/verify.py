@@ -341,6 +341,35 @@ def swapped_terms(sentence: str, source: str, known: set[tuple[str, str]]) -> li
     return sorted(set.union(*(_moved_terms(words, theirs, known, names) for theirs in readings)))
 
 
+def dropped_head(sentence: str, source: str) -> str | None:
+    """A compound of the passage sentence ``sentence`` copies, a hyphenated modifier before
+    its noun ("forget-gate bias"), whose modifier the sentence makes the noun, the noun
+    left out: "The forget gate is initialized to 1" from "… initialise the forget-gate bias
+    to 1". The claim was the bias's, not the gate's. A head that only names a kind
+    ("fine-tuning methods", "low-rank approach") is no other thing and is not counted."""
+    if overlap(sentence, source) < _COPIED:
+        return None
+    words = _words_of(sentence)
+    for match in _HYPHENATED.finditer(strip_citations(source)):
+        first, second, head = (_spelled(w.lower()) for w in match.groups())
+        if head in STOPWORDS or head in _KINDS or any(_same_word(head, w) for w in words):
+            continue
+        for i in range(len(words) - 2):
+            if words[i : i + 2] == [first, second] and words[i + 2] in STOPWORDS:
+                return f'"{first} {second}" (the notes: "{match.group()}")'
+    return None
+
+
+# A hyphenated modifier and the noun after it: "forget-gate bias", "low-rank matrices".
+_HYPHENATED = re.compile(r"\b([A-Za-z]+)-([A-Za-z]+)\s+([A-Za-z]+)\b")
+# Nouns that name a kind of what their modifier names: dropping one changes no claim.
+_KINDS = frozenset(
+    "method methods approach approaches technique techniques model models variant variants "  # noqa: SIM905
+    "version versions process step steps scheme schemes strategy strategies algorithm "
+    "algorithms family setting settings style way ways type types kind kinds form forms".split()
+)
+
+
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]+s?\b")
 _PRONOUN_SUBJECT = re.compile(r"\s*(?:It|They)\b")
 
@@ -622,6 +651,7 @@ class GroundingChecker:
                 *swapped_terms(text, copied, view.pairs),
                 flipped_negation(text, copied),
                 flipped_comparison(text, copied),
+                dropped_head(text, copied),
             ]
             foreign += [t for t in found if t and t not in foreign]
         # Or its words said of a name the sentence before names, not of what "It" stands for.

@@ -590,3 +590,28 @@ def test_a_name_inside_a_longer_word_of_the_passage_is_not_written_there() -> No
         "The 7B model is an LLM [1].",  # "B" of "7B", the singular of "LLMs"
     ):
         assert unsupported_terms(said, passage, known) == [], said
+
+
+FORGET_GATE = (
+    "When the forget gate stays close to 1, gradients pass across many time steps almost "
+    "unchanged. A common practical trick is to initialise the forget-gate bias to 1 (or "
+    "higher) so the network remembers by default early in training. Parameter-efficient "
+    "fine-tuning methods train a small share of the weights."
+)
+
+
+def test_a_claim_of_a_compound_said_of_its_modifier_is_not_supported() -> None:
+    """Seen in the widget, marked supported: "The forget gate is initialized to 1 (or
+    higher) …" (the notes: the forget-gate bias is)."""
+    answer = (
+        "The forget gate is initialized to 1 (or higher) so the network remembers by default "
+        "early in training [1]. The forget-gate bias is initialised to 1 (or higher) so the "
+        "network remembers by default early in training [1]. When the forget gate stays "
+        "close to 1, gradients pass across many time steps almost unchanged [1]. "
+        "Parameter-efficient fine-tuning trains a small share of the weights [1]."
+    )
+    verdict = GroundingChecker(FakeEmbedder(), 0.5).check(answer, [FORGET_GATE], None, VOCABULARY)
+    assert [s.supported for s in verdict.sentences] == [False, True, True, True]
+    assert verdict.sentences[0].unsupported_terms == (
+        '"forget gate" (the notes: "forget-gate bias")',
+    )
