@@ -11,6 +11,7 @@ content words on both sides of it and the words it governs the same in both.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from difflib import SequenceMatcher
 
 from service.text import STOPWORDS, WORD, overlap, stem, strip_citations
@@ -115,6 +116,67 @@ def flipped_negation(sentence: str, source: str) -> str | None:
         said, noted = _said([*mine[i1:i2], mine[k1]]), _said([*theirs[j1:j2], theirs[l1]])
         return f'"{said}" (the notes: "{noted}")'
     return None
+
+
+def negated_verb(sentence: str, source: str) -> str | None:
+    """Where ``sentence`` puts a negated verb in place of the verb of a passage sentence
+    (``source``) whose words it copies on both sides, in a clause with nothing negative
+    in it: "changing the learning rate schedule does not affect the effective
+    regularisation" from "changing the learning rate schedule also changes the effective
+    regularisation". The words that differ, as ``'"…" (the notes: "…")'``; None otherwise.
+
+    :func:`flipped_negation` needs the passage's own verb; this one the copied words
+    around another: at least two content words on each side, in the same clause. A
+    passage clause that already says a negative thing ("prevents", "keeps … frozen",
+    "unchanged", "only") may be said again with a "not", and is left alone."""
+    mine, theirs = _tokens(sentence), _tokens(source)
+    opcodes = SequenceMatcher(None, _stems(mine), _stems(theirs), autojunk=False).get_opcodes()
+    for n in range(1, len(opcodes) - 1):
+        (before, *_), (tag, i1, i2, j1, j2), (after, k1, k2, *_) = opcodes[n - 1 : n + 2]
+        if tag != "replace" or before != "equal" or after != "equal":
+            continue
+        if i2 - i1 > _VERB_WORDS + 1 or j2 - j1 > _VERB_WORDS:
+            continue
+        if not any(w in _NEGATIONS for w in mine[i1:i2]):
+            continue
+        left = _clause_words(reversed(mine[opcodes[n - 1][1] : i1]))
+        right = _clause_words(mine[k1:k2])
+        if len(left) < _AROUND or len(right) < _AROUND:
+            continue
+        start, end = j1, j2
+        while start > 0 and theirs[start - 1] != _BREAK:
+            start -= 1
+        while end < len(theirs) and theirs[end] != _BREAK:
+            end += 1
+        if any(w in _NEGATIONS or _NEGATIVE.match(w) for w in theirs[start:end]):
+            continue
+        return f'"{_said(mine[i1:i2])}" (the notes: "{_said(theirs[j1:j2])}")'
+    return None
+
+
+def _clause_words(words: Iterable[str]) -> list[str]:
+    """The content words of ``words`` up to the first clause break."""
+    found = []
+    for word in words:
+        if word == _BREAK:
+            break
+        if word not in STOPWORDS:
+            found.append(word)
+    return found
+
+
+# The passage's verb and what stands beside it ("also changes"), at most; a negated verb
+# one word more ("does not affect").
+_VERB_WORDS = 3
+# Content words copied on each side of the verb.
+_AROUND = 2
+# Words that already say something negative: the passage's clause may be said again with
+# a "not" ("keeps W frozen": "does not update W").
+_NEGATIVE = re.compile(
+    r"(?:prevent|avoid|stop|block|los[et]|lack|fail|miss|ignor|exclud|remov|drop|skip|forbid"
+    r"|disabl|reduc|cut|lower|freez|frozen|keep|kept|leav|left|hid|mask|limit|cap|only|less"
+    r"|fewer|zero|un|non|independ|instead|rather)"
+)
 
 
 # A bound a sentence states: "T < 1", "$p \geq 0.9$", "x ≤ 0".

@@ -26,7 +26,7 @@ from indexes import Embedder
 from ingest.sentences import split_sentences
 from service.answering.formulas import regrouped
 from service.answering.injection import as_evidence
-from service.answering.negation import flipped_comparison, flipped_negation
+from service.answering.negation import flipped_comparison, flipped_negation, negated_verb
 from service.text import (
     CITATION,
     STOPWORDS,
@@ -644,15 +644,16 @@ class GroundingChecker:
         # The sentence it copies may stand in any passage: "Top-p sampling keeps only the k
         # most probable tokens [1]" copies the top-k sentence of [2], not [1]'s on top-p.
         for copied in view.copied(row, text):
-            if overlap(text, copied) < _COPIED:
-                continue
-            # Its words, another term's claim; or its words, the opposite claim.
-            found = [
-                *swapped_terms(text, copied, view.pairs),
-                flipped_negation(text, copied),
-                flipped_comparison(text, copied),
-                dropped_head(text, copied),
-            ]
+            # A clause's words around another verb, negated: copied, however long the rest.
+            found = [negated_verb(text, copied)]
+            if overlap(text, copied) >= _COPIED:
+                # Its words, another term's claim; or its words, the opposite claim.
+                found += [
+                    *swapped_terms(text, copied, view.pairs),
+                    flipped_negation(text, copied),
+                    flipped_comparison(text, copied),
+                    dropped_head(text, copied),
+                ]
             foreign += [t for t in found if t and t not in foreign]
         # Or its words said of a name the sentence before names, not of what "It" stands for.
         misread = view.misread_subject(text, scope)

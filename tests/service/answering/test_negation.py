@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.answering.negation import flipped_comparison, flipped_negation
+from service.answering.negation import flipped_comparison, flipped_negation, negated_verb
 
 MERGE = "Keeping adapters separate instead allows hot-swapping many tasks on one base."
 GRU = "The GRU needs no separate cell state."
@@ -98,3 +98,64 @@ def test_a_clause_copied_with_its_bound_turned_round_is_found(
     )
     found = flipped_comparison(sentence, source)
     assert (found or "").startswith(flagged or "") and (found is None) == (flagged is None)
+
+
+SCHEDULE = (
+    "- Because the decay is multiplied by the learning rate in most implementations, "
+    "changing the learning rate schedule also changes the effective regularisation."
+)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "said"),
+    [
+        # seen in the widget, marked supported ("What does AdamW do differently?")
+        (
+            "AdamW decouples the weight decay from the learning rate, which means that "
+            "changing the learning rate schedule does not affect the effective "
+            "regularisation [2].",
+            '"does not affect" (the notes: "also changes")',
+        ),
+        # seen on the learner dev set
+        (
+            "This allows the learning rate schedule to change without changing the "
+            "effective regularisation [1].",
+            '"to change without" (the notes: "also")',
+        ),
+    ],
+)
+def test_a_negated_verb_between_the_passages_words_is_found(sentence: str, said: str) -> None:
+    assert negated_verb(sentence, SCHEDULE) == said
+
+
+@pytest.mark.parametrize(
+    ("sentence", "source"),
+    [
+        (
+            "Changing the learning rate schedule also changes the effective regularisation.",
+            SCHEDULE,
+        ),
+        # the passage's clause already says something negative
+        (
+            "LoRA does not update the base weights during training.",
+            "LoRA keeps the base weights frozen during training.",
+        ),
+        (
+            "The merged adapter does not add latency at inference.",
+            "The merged adapter adds zero latency at inference.",
+        ),
+        (
+            "The attention output does not depend on the batch size at all.",
+            "The attention output is independent of the batch size at all.",
+        ),
+        # a negation beside the passage's words, not in place of its verb
+        (
+            "Dense retrieval is not weak on meaning: it matches paraphrase well.",
+            "Dense retrieval matches meaning and paraphrase well.",
+        ),
+    ],
+)
+def test_a_negation_that_keeps_the_passages_polarity_is_no_negated_verb(
+    sentence: str, source: str
+) -> None:
+    assert negated_verb(sentence, source) is None

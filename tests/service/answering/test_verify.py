@@ -615,3 +615,23 @@ def test_a_claim_of_a_compound_said_of_its_modifier_is_not_supported() -> None:
     assert verdict.sentences[0].unsupported_terms == (
         '"forget gate" (the notes: "forget-gate bias")',
     )
+
+
+def test_a_negated_verb_in_a_longer_sentence_is_not_supported() -> None:
+    """Seen in the widget, marked supported: the copied clause is under half the sentence,
+    so the checks of copied sentences did not read it."""
+    passage = (
+        "AdamW decouples weight decay from the adaptive update. Because the decay is "
+        "multiplied by the learning rate in most implementations, changing the learning rate "
+        "schedule also changes the effective regularisation."
+    )
+    answer = (
+        "AdamW decouples the weight decay from the learning rate, which means that changing "
+        "the learning rate schedule does not affect the effective regularisation [1]. "
+        "Changing the learning rate schedule also changes the effective regularisation [1]."
+    )
+    verdict = GroundingChecker(FakeEmbedder(), 0.5).check(answer, [passage], None, VOCABULARY)
+    assert [s.supported for s in verdict.sentences] == [False, True]
+    assert verdict.sentences[0].unsupported_terms == (
+        '"does not affect" (the notes: "also changes")',
+    )
