@@ -412,18 +412,32 @@ def claimed_by_another(sentence: str, source: str, before: str, passages: str) -
     retrieval" is the other method they describe. A subject the notes never use for
     anything ("the BM25 scorer") is left to the other checks."""
     pronoun = _PRONOUN_SUBJECT.match(source)
-    claim = _words_of(source[pronoun.end() :])[:_COPIED_RUN] if pronoun else []
+    if not pronoun:
+        return None
     words = _words_of(sentence)
-    if len(claim) < _COPIED_RUN:
-        return None
-    starts = (
-        i
-        for i in range(1, len(words) - _COPIED_RUN + 1)
-        if all(_same_word(a, b) for a, b in zip(words[i : i + _COPIED_RUN], claim, strict=True))
-    )
-    start = next(starts, None)
-    if start is None:
-        return None
+    said = _words_of(source[pronoun.end() :])
+    # The claim, and each predicate it joins with "and" or "or" ("It computes the Adam
+    # update … and applies weight decay directly to the weights"): all said of "It".
+    for opening in (0, *(i + 1 for i, w in enumerate(said) if w in _JOINING)):
+        claim = said[opening : opening + _COPIED_RUN]
+        if len(claim) < _COPIED_RUN:
+            continue
+        starts = (
+            i
+            for i in range(1, len(words) - _COPIED_RUN + 1)
+            if all(_same_word(a, b) for a, b in zip(words[i : i + _COPIED_RUN], claim, strict=True))
+        )
+        start = next(starts, None)
+        if start is not None:
+            name = _claimant(words, start, before, passages)
+            if name:
+                return name
+    return None
+
+
+def _claimant(words: list[str], start: int, before: str, passages: str) -> str | None:
+    """The term before the claim copied at ``words[start]`` when it is another of the
+    passages' terms than the subject of ``before`` (:func:`claimed_by_another`)."""
     subject: list[str] = []
     for word in reversed(words[max(0, start - _CLAIMANT_WORDS) : start]):
         if word in _CLAUSE_OPENERS:
@@ -431,14 +445,30 @@ def claimed_by_another(sentence: str, source: str, before: str, passages: str) -
         subject.insert(0, word)
     named = [w for w in subject if w not in STOPWORDS]
     antecedent = _words_of(before)[:_SUBJECT_WORDS]
-    if not named or all(any(_same_word(w, a) for a in antecedent) for w in named):
+    if not named or all(any(_same_name(w, a) for a in antecedent) for w in named):
         return None  # "It", "BM25", "Sparse retrieval": what the pronoun stands for
+    if subject[0] in _DEMONSTRATIVES:
+        return None  # "This method can quantize …": it points back, as "It" does
     phrase = " ".join(named)
-    if phrase in " ".join(_words_of(before)) or phrase not in passages:
+    if _holds(" ".join(_words_of(before)), phrase) or not _holds(passages, phrase):
         return None
     return phrase
 
 
+def _holds(words: str, phrase: str) -> bool:
+    """Whether ``words`` (joined by spaces) hold ``phrase`` as whole words, or its plural:
+    "Adam" is not in "AdamW decouples the two"; "method" is in "two methods"."""
+    return any(f" {phrase}{s} " in f" {words} " for s in ("", "s"))
+
+
+def _same_name(a: str, b: str) -> bool:
+    """One name in two forms ("retriever", "retrievers"); unlike :func:`_same_word`, not a
+    name and a longer one it begins ("Adam" and "AdamW")."""
+    return a == b or stem(a) == stem(b)
+
+
+_JOINING = frozenset({"and", "or"})
+_DEMONSTRATIVES = frozenset({"this", "that", "these", "those", "such"})
 # The words before a copied claim that may name what it is said of ("dense retrieval"),
 # up to a word that opens a clause ("…, while dense retrieval excels at …").
 _CLAIMANT_WORDS = 3
@@ -655,8 +685,10 @@ class GroundingChecker:
                     dropped_head(text, copied),
                 ]
             foreign += [t for t in found if t and t not in foreign]
-        # Or its words said of a name the sentence before names, not of what "It" stands for.
-        misread = view.misread_subject(text, scope)
+        # Or its words said of a name the sentence before names, not of what "It" stands
+        # for; in any passage too: "Adam applies weight decay directly to the weights",
+        # AdamW's claim, is not made Adam's by citing a passage that holds its words.
+        misread = view.misread_subject(text, list(range(len(view.passages))))
         if misread and misread not in foreign:
             foreign.append(misread)
         supported = support >= self.threshold and not foreign

@@ -635,3 +635,45 @@ def test_a_negated_verb_in_a_longer_sentence_is_not_supported() -> None:
     assert verdict.sentences[0].unsupported_terms == (
         '"does not affect" (the notes: "also changes")',
     )
+
+
+ADAMW_INTRO = (
+    "Adam is the default optimiser for training transformers. AdamW, a small but important "
+    "fix to how weight decay is applied, is what nearly every training recipe uses."
+)
+ADAMW = (
+    "The decay becomes entangled with the gradient statistics. AdamW (Loshchilov and Hutter) "
+    "decouples the two. It computes the Adam update from the loss gradient alone and applies "
+    "weight decay directly to the weights."
+)
+GPTQ = (
+    "GPTQ quantizes one layer at a time to minimise the error of that layer's outputs. It can "
+    "quantize a 175B model to 3 or 4 bits in a few GPU hours with small accuracy loss. Both "
+    "methods need calibration data."
+)
+
+
+@pytest.mark.parametrize("cited", [2, 1])
+def test_a_joined_claim_of_it_given_to_a_name_it_begins_is_not_supported(cited: int) -> None:
+    """ "Adam applies weight decay directly to the weights": AdamW's claim, the second of
+    two that "It" makes, given to Adam; cited to the passage that says it, or to another
+    that only holds its words."""
+    verdict = GroundingChecker(FakeEmbedder(), 0.7).check(
+        f"Adam applies weight decay directly to the weights [{cited}]. AdamW applies weight "
+        "decay directly to the weights [2].",
+        [ADAMW_INTRO, ADAMW],
+        None,
+        VOCABULARY | set(terms(ADAMW)),
+    )
+    assert [s.supported for s in verdict.sentences] == [False, True]
+    assert verdict.sentences[0].unsupported_terms == ("adam",)
+
+
+def test_a_claim_of_it_said_of_this_method_is_supported() -> None:
+    verdict = GroundingChecker(FakeEmbedder(), 0.7).check(
+        "This method can quantize a 175B model to 3 or 4 bits in a few GPU hours [1].",
+        [GPTQ],
+        None,
+        VOCABULARY | set(terms(GPTQ)),
+    )
+    assert verdict.sentences[0].supported
