@@ -44,7 +44,15 @@ from indexes import Embedder, Hit
 from ingest.sentences import split_sentences
 from service.answering.injection import out_of_place
 from service.schemas import AnswerStyle
-from service.text import content_words, continues, leans_back, overlap, phrase_overlap
+from service.text import (
+    WORD,
+    content_words,
+    continues,
+    leans_back,
+    overlap,
+    phrase_overlap,
+    stem_words,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,7 @@ class UnitWeights:
     # of each's words the other holds, multiplied) adds this times that.
     opening: float = 0.6
     formula: float = 0.2  # a unit that holds a formula, where the question asks for one
+    amount: float = 0.1  # a unit that gives a number of what a "how many" question names
 
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
@@ -145,6 +154,33 @@ _INLINE_MATH = re.compile(r"\$[^$\n]+\$")
 _ASKS_FOR_MATH = re.compile(
     r"\b(?:formulas?|equations?|calculat\w*|comput\w*|deriv\w*)\b", re.IGNORECASE
 )
+# "how big should my chunks be", "how many tokens does bert mask", "what size is …".
+_ASKS_FOR_AMOUNT = re.compile(
+    r"\bhow\s+(?:big|many|much|large|long|small|fast|wide|deep|often)\b|\bwhat\s+size\b",
+    re.IGNORECASE,
+)
+_AMOUNT_WORDS = frozenset("big many much large long small fast wide deep often size".split())  # noqa: SIM905
+_NEAR = 4  # words between a number and what it counts: "200 to 500 tokens per chunk"
+
+
+def _amounts_of(question: str) -> set[str]:
+    """The stemmed words whose amount ``question`` asks for ("how big should my chunks
+    be" → chunk), or none when it asks for no amount."""
+    if not _ASKS_FOR_AMOUNT.search(question):
+        return set()
+    return {w for w in content_words(question) if w not in _AMOUNT_WORDS}
+
+
+def _gives_amount(text: str, of: set[str]) -> bool:
+    """Whether ``text`` states a number within a few words of one of ``of``: "200 to
+    500 tokens per chunk" for chunks, not "50 to 200 realistic questions"."""
+    words = [w.lower() for w in WORD.findall(text)]
+    stems = stem_words(words)
+    return any(
+        any(ch.isdigit() for ch in word)
+        and of.intersection(stems[max(0, i - _NEAR) : i + _NEAR + 1])
+        for i, word in enumerate(words)
+    )
 
 
 def _readable(text: str, keep_math: bool) -> str:
@@ -237,6 +273,7 @@ def best_unit(
     flat = [s for c in candidates for s in c.sentences]
     headings = [_heading_text(h) for h in hits]
     keep_math = bool(_ASKS_FOR_MATH.search(question))
+    amounts = _amounts_of(question)
     vectors = embedder.embed([question, *headings, *(_readable(s, keep_math) for s in flat)])
     q = vectors[0]
     heading_bonus = weights.heading * (vectors[1 : 1 + len(hits)] @ q)
@@ -274,6 +311,7 @@ def best_unit(
             + float(heading_bonus[u.passage - 1])
             + opening.get((u.passage, u.sentences[0]), 0.0)
             + (weights.formula if keep_math and _holds_formula(u) else 0.0)
+            + (weights.amount if amounts and _gives_amount(u.text, amounts) else 0.0)
             + weights.window * u.score,
         )
         for u, cos in zip(shortlist, whole, strict=True)

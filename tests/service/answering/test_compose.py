@@ -8,6 +8,8 @@ from indexes import Embedder
 from service.answering.compose import (
     Unit,
     UnitWeights,
+    _amounts_of,
+    _gives_amount,
     adds_to,
     answer_units,
     best_unit,
@@ -336,3 +338,28 @@ def test_a_question_that_asks_for_a_formula_is_answered_with_the_line_that_state
     assert prose is not None and "\\mathrm{Attention}(Q, K, V)" not in prose.text
     unit = best_unit(real_embedder, question, hits)
     assert unit is not None and "\\mathrm{Attention}(Q, K, V) = \\mathrm{softmax}" in unit.text
+
+
+def test_a_question_asking_how_big_is_answered_by_the_unit_that_gives_the_size(
+    real_embedder: Embedder,
+) -> None:
+    """ "How big should my chunks be for RAG?" quoted "Most RAG problems turn out to be
+    retrieval problems: if the right chunk is not retrieved, …", which reads as close to
+    the question as the sizes do."""
+    hits = [
+        hit(_section("retrieval-augmented-generation.md", name), heading=name)
+        for name in ("Evaluating a RAG System", "Chunk Size and Overlap")
+    ]
+    question = "How big should my chunks be for RAG?"
+    near = best_unit(real_embedder, question, hits, weights=UnitWeights(amount=0.0))
+    assert near is not None and near.text.startswith("Most RAG problems")
+    unit = best_unit(real_embedder, question, hits)
+    assert unit is not None and "200 to 500 tokens per chunk" in unit.text
+
+
+def test_only_a_number_beside_what_the_question_counts_gives_its_amount() -> None:
+    chunks = _amounts_of("How big should my chunks be for RAG?")
+    assert chunks == {"chunk", "rag"}
+    assert _gives_amount("Typical starting points are 200 to 500 tokens per chunk.", chunks)
+    assert not _gives_amount("Build a test set of 50 to 200 realistic questions.", chunks)
+    assert not _amounts_of("Why do chunks need overlap?")
