@@ -76,6 +76,7 @@ class UnitWeights:
     opening: float = 0.6
     formula: float = 0.2  # a unit that holds a formula, where the question asks for one
     amount: float = 0.1  # a unit that gives a number of what a "how many" question names
+    definition: float = 0.1  # a unit whose subject is what a "what is" question asks about
 
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
@@ -159,6 +160,40 @@ _ASKS_FOR_AMOUNT = re.compile(
     r"\bhow\s+(?:big|many|much|large|long|small|fast|wide|deep|often)\b|\bwhat\s+size\b",
     re.IGNORECASE,
 )
+# "What is top-p sampling?", "whats a residual connection", "what does mrr mean".
+_ASKS_WHAT = re.compile(
+    r"^\s*(?:what(?:'?s|\s+is|\s+are)|whats|define|what\s+does)\s+(?:an?\s+|the\s+)?"
+    r"(?P<term>[^?]+?)(?:\s+(?:mean|stand\s+for|do))?\s*\??\s*$",
+    re.IGNORECASE,
+)
+# Where the term ends and its context begins: "rope in llama", "mrr mean for retrieval".
+_CONTEXT = re.compile(r"\s+(?:mean|means|stand|stands|in|for|with|when|used)\b.*", re.IGNORECASE)
+_TERM_WORDS = 4  # "top-p sampling", "the kv cache": what a "what is" question defines
+_SUBJECT_WORDS = 6  # a unit's first words, where its subject stands
+
+
+def defined(question: str) -> str | None:
+    """What a "what is" question asks to have defined ("top-p sampling"), or None."""
+    found = _ASKS_WHAT.match(question)
+    term = _CONTEXT.split(found["term"])[0] if found else ""
+    return term if term and len(term.split()) <= _TERM_WORDS else None
+
+
+def _defines(text: str, term: str) -> bool:
+    """Whether ``text`` opens on ``term`` as its subject: "Top-p (nucleus) sampling …
+    keeps …", "GGUF (…) is a single-file binary format" for "gguf file"; not "The usual
+    order is: penalties, temperature, top-k, top-p" nor "So one .gguf file is …"."""
+    wanted = [w.removesuffix("s") for w in _ALNUM.findall(term.lower())]
+    words = [w.removesuffix("s") for w in _ALNUM.findall(_ASIDE.sub("", text).lower())]
+    words = words[1:] if words and words[0] in _ARTICLES else words
+    opening = words[:_SUBJECT_WORDS]
+    return bool(wanted) and opening[:1] == wanted[:1] and all(w in opening for w in wanted)
+
+
+_ARTICLES = frozenset({"a", "an", "the"})
+
+
+_ASIDE = re.compile(r"\s*\([^()]*\)")
 _AMOUNT_WORDS = frozenset("big many much large long small fast wide deep often size".split())  # noqa: SIM905
 _NEAR = 4  # words between a number and what it counts: "200 to 500 tokens per chunk"
 
@@ -274,6 +309,7 @@ def best_unit(
     headings = [_heading_text(h) for h in hits]
     keep_math = bool(_ASKS_FOR_MATH.search(question))
     amounts = _amounts_of(question)
+    term = defined(question)
     vectors = embedder.embed([question, *headings, *(_readable(s, keep_math) for s in flat)])
     q = vectors[0]
     heading_bonus = weights.heading * (vectors[1 : 1 + len(hits)] @ q)
@@ -312,6 +348,7 @@ def best_unit(
             + opening.get((u.passage, u.sentences[0]), 0.0)
             + (weights.formula if keep_math and _holds_formula(u) else 0.0)
             + (weights.amount if amounts and _gives_amount(u.text, amounts) else 0.0)
+            + (weights.definition if term and _defines(u.text, term) else 0.0)
             + weights.window * u.score,
         )
         for u, cos in zip(shortlist, whole, strict=True)

@@ -9,12 +9,14 @@ from service.answering.compose import (
     Unit,
     UnitWeights,
     _amounts_of,
+    _defines,
     _gives_amount,
     adds_to,
     answer_units,
     best_unit,
     compared,
     compose,
+    defined,
     further_unit,
     in_reading_order,
     mentions,
@@ -363,3 +365,27 @@ def test_only_a_number_beside_what_the_question_counts_gives_its_amount() -> Non
     assert _gives_amount("Typical starting points are 200 to 500 tokens per chunk.", chunks)
     assert not _gives_amount("Build a test set of 50 to 200 realistic questions.", chunks)
     assert not _amounts_of("Why do chunks need overlap?")
+
+
+def test_a_what_is_question_is_answered_by_the_unit_whose_subject_it_names(
+    real_embedder: Embedder,
+) -> None:
+    """ "What is top-p sampling?" quoted "The usual order is: penalties, temperature, top-k,
+    top-p, then sample", which names it in a list, not the sentence that defines it."""
+    heading = "Top-k and Top-p (Nucleus) Sampling"
+    hits = [hit(_section("decoding-and-sampling.md", heading), heading=heading)]
+    question = "What is top-p sampling?"
+    listed = best_unit(real_embedder, question, hits, weights=UnitWeights(definition=0.0))
+    assert listed is not None and listed.text.startswith("The usual order is")
+    unit = best_unit(real_embedder, question, hits)
+    assert unit is not None and unit.text.startswith("Top-p (nucleus) sampling")
+
+
+def test_what_a_what_is_question_defines_and_the_units_that_open_on_it() -> None:
+    assert defined("What is top-p sampling?") == "top-p sampling"
+    assert defined("what does mrr mean for retrieval") == "mrr"
+    assert defined("what is rope in llama") == "rope"
+    assert defined("What is the difference between LSTM and GRU?") is None
+    assert _defines("GGUF (introduced in 2023) is a single-file binary format.", "gguf file")
+    assert not _defines("So one .gguf file is a complete, portable model.", "gguf file")
+    assert not _defines("The usual order is: temperature, top-k, top-p.", "top-p sampling")
