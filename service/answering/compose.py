@@ -170,6 +170,12 @@ _ASKS_WHAT = re.compile(
 _CONTEXT = re.compile(r"\s+(?:mean|means|stand|stands|in|for|with|when|used)\b.*", re.IGNORECASE)
 _TERM_WORDS = 4  # "top-p sampling", "the kv cache": what a "what is" question defines
 _SUBJECT_WORDS = 6  # a unit's first words, where its subject stands
+_ARTICLES = frozenset({"a", "an", "the"})
+_ASIDE = re.compile(r"\s*\([^()]*\)")  # "(nucleus)", "(Holtzman et al., 2019)"
+# The words that ask for an amount, and how far a number may stand from what it counts:
+# "200 to 500 tokens per chunk".
+_AMOUNT_WORDS = frozenset("big many much large long small fast wide deep often size".split())  # noqa: SIM905
+_NEAR = 4
 
 
 def defined(question: str) -> str | None:
@@ -190,20 +196,12 @@ def _defines(text: str, term: str) -> bool:
     return bool(wanted) and opening[:1] == wanted[:1] and all(w in opening for w in wanted)
 
 
-_ARTICLES = frozenset({"a", "an", "the"})
-
-
-_ASIDE = re.compile(r"\s*\([^()]*\)")
-_AMOUNT_WORDS = frozenset("big many much large long small fast wide deep often size".split())  # noqa: SIM905
-_NEAR = 4  # words between a number and what it counts: "200 to 500 tokens per chunk"
-
-
 def _amounts_of(question: str) -> set[str]:
     """The stemmed words whose amount ``question`` asks for ("how big should my chunks
     be" → chunk), or none when it asks for no amount."""
     if not _ASKS_FOR_AMOUNT.search(question):
         return set()
-    return {w for w in content_words(question) if w not in _AMOUNT_WORDS}
+    return content_words(question) - set(stem_words(sorted(_AMOUNT_WORDS)))
 
 
 def _gives_amount(text: str, of: set[str]) -> bool:
