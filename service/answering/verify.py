@@ -167,6 +167,7 @@ def unsupported_terms(sentence: str, evidence: str, vocabulary: Collection[str])
     text = _LIST_MARKER.sub("", strip_citations(sentence))  # "2. **BM25**" states no 2
     found = sorted(_number_set(text) - _number_set(evidence))
     found += _ranges_apart(text, evidence, found)
+    found += _other_model_size(text, evidence)
     found += _misexpanded(text, evidence)
     found += regrouped(text, evidence)
     first = _FIRST_WORD.match(text)
@@ -211,6 +212,47 @@ def _ranges_apart(text: str, evidence: str, absent: Sequence[str]) -> list[str]:
         return []
     held = [_number_set(line) for line in split_sentences(evidence)]
     return [m.group(0) for m in ranges if not any(_ends(m) <= h for h in held)]
+
+
+# A model's size in parameters ("7B", "70B", "1.5B", "135M"), and a figure with its unit
+# ("42 GB", "4-bit", "15%").
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_MODEL_SIZE = re.compile(r"\b(\d+(?:\.\d+)?)\s?([BM])\b")
+_MEASURE = re.compile(r"\b(\d+(?:\.\d+)?)\s?-?\s?(%|[A-Za-z]{1,6})\b")
+
+
+def _model_sizes(text: str) -> set[str]:
+    return {m.group(0).replace(" ", "") for m in _MODEL_SIZE.finditer(text)}
+
+
+def _measures(text: str) -> set[tuple[str, str]]:
+    """(number, unit) of each figure of ``text`` but model sizes: ("42", "GB"), ("4", "bit")."""
+    return {
+        (number, unit)
+        for number, unit in _MEASURE.findall(text)
+        if unit not in ("B", "M") and unit.lower() not in STOPWORDS
+    }
+
+
+def _other_model_size(text: str, evidence: str) -> list[str]:
+    """The model sizes of ``text`` said with a figure that ``evidence`` gives, in the
+    sentence that gives it, for another size: "The 7B model in 4-bit requires about 42
+    GB" beside "A 70B model at Q4_K_M needs about 42 GB". Each of the two numbers is in
+    the passage; together they say what the notes say of another model."""
+    sizes = _model_sizes(text)
+    figures = _measures(text)
+    if not sizes or not figures:
+        return []
+    found = []
+    # Paragraph by paragraph: a list item without a full stop runs into the paragraph
+    # after it ("… = about 3.9 GB" and "A 70B model … needs about 42 GB").
+    lines = (line for block in _PARAGRAPH_BREAK.split(evidence) for line in split_sentences(block))
+    for line in lines:
+        theirs = _model_sizes(line)
+        if not theirs - sizes or not figures & _measures(line):
+            continue  # no other model's size, or none of the sentence's figures
+        found += [size for size in sorted(sizes - theirs) if size not in found]
+    return found
 
 
 def _ends(match: re.Match[str]) -> set[str]:
@@ -310,14 +352,17 @@ def _spelled(word: str) -> str:
     return _AMERICAN.sub("is", word)
 
 
+_SIZE_WORD = re.compile(r"\d+[bmk]")
 # A parenthetical aside: "(nucleus)", "(Holtzman et al., 2019)".
 _ASIDE = re.compile(r"\s*\([^()]*\)")
 
 
 def _term_word(word: str) -> bool:
     """A word that can be half of a two-word term: not a stop word, not a number ("-t 8
-    --port 8080" holds no term "8 port" for "the default port" to swap)."""
-    return word not in STOPWORDS and not word.isdigit()
+    --port 8080" holds no term "8 port" for "the default port" to swap), nor a model's
+    size ("7b model" for "70b model" is a figure, which the figures checks read: "A 7B
+    model at Q4_K_M needs about 4.2 GB" is the notes' list, not their 70B sentence)."""
+    return word not in STOPWORDS and not word.isdigit() and not _SIZE_WORD.fullmatch(word)
 
 
 def swapped_terms(sentence: str, source: str, known: set[tuple[str, str]]) -> list[str]:

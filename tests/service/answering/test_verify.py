@@ -677,3 +677,25 @@ def test_a_claim_of_it_said_of_this_method_is_supported() -> None:
         VOCABULARY | set(terms(GPTQ)),
     )
     assert verdict.sentences[0].supported
+
+
+MEMORY = (
+    "Examples for a 7B model:\n\n- f16: 7 x 16 / 8 = 14 GB\n- Q4_K_M: 7 x 4.85 / 8 = about "
+    "4.2 GB\n\nA 70B model at Q4_K_M needs about 42 GB, which fits on a 64 GB Mac or two 24 GB "
+    "GPUs."
+)
+
+
+def test_a_figure_said_of_another_model_size_than_the_notes_is_not_supported() -> None:
+    """Seen in the widget, marked supported: "The 7B model in 4-bit requires about 42 GB of
+    GPU memory" (the notes: 42 GB is the 70B model's; 7B, 4 and 42 all stand in them)."""
+    answer = (
+        "The 7B model in 4-bit requires about 42 GB of GPU memory [1]. A 7B model at Q4_K_M "
+        "needs about 4.2 GB [1]. A 70B model at Q4_K_M needs about 42 GB [1]. A 7B model "
+        "needs about 4.2 GB at Q4_K_M, and a 70B model needs about 42 GB [1]."
+    )
+    verdict = GroundingChecker(FakeEmbedder(), 0.5).check(
+        answer, [MEMORY], None, VOCABULARY | set(terms(MEMORY))
+    )
+    assert [s.supported for s in verdict.sentences] == [False, True, True, True]
+    assert verdict.sentences[0].unsupported_terms == ("7B",)
