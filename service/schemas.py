@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
     model_validator,
@@ -127,7 +128,8 @@ class AskRequest(Strict):
     )
     top_k: int = Field(5, ge=1, le=20, description="Passages retrieved for the answer.")
     history: list[ChatTurn] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS)
-    stream: bool = Field(False, description="Answer as server-sent events.")
+    # Strict: "stream": 1 or 0.0 is a client's mistake to hear about, not a guess.
+    stream: StrictBool = Field(False, description="Answer as server-sent events.")
     collection: CollectionName | None = None
     scope: SearchScope | None = Field(None, description="Answer from this part only.")
     style: AnswerStyle | None = Field(
@@ -252,7 +254,7 @@ class AskResponse(BaseModel):
 
 class FeedbackRequest(Strict):
     answer_id: str = Field(min_length=1, max_length=64, description="From the answer.")
-    helpful: bool
+    helpful: StrictBool
     comment: str | None = Field(None, max_length=500, description="Optional, a sentence or two.")
     collection: CollectionName | None = None
 

@@ -19,7 +19,7 @@ from typing import Literal
 from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from indexes import Scope
 from service.answering import Question
@@ -62,7 +62,7 @@ class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
     model: str = Field(min_length=1, max_length=64)
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_HISTORY_TURNS * 2 + 2)
-    stream: bool = False
+    stream: StrictBool = False
     # Syllabus's own extra fields, as OpenAI clients pass them (extra_body={"style": ...}).
     style: AnswerStyle | None = None
     scope: SearchScope | None = None

@@ -323,6 +323,8 @@ BAD_REQUESTS = [
     ({"question": "ok?", "history": [{"role": "user", "content": "hi"}] * 21}, 422, "history"),
     ({"question": "ok?", "history": [{"role": "wizard", "content": "hi"}]}, 422, "role"),
     ({"question": 42}, 422, "question: Input should be a valid string"),
+    ({"question": "ok?", "stream": 1}, 422, "stream: Input should be a valid boolean"),
+    ({"question": "ok?", "stream": "yes"}, 422, "stream: Input should be a valid boolean"),
     ({}, 422, "question: Field required"),
 ]
 
@@ -479,3 +481,13 @@ def test_a_post_without_any_body_headers_reaches_the_route(admin_client: TestCli
     assert admin_client.portal is not None
     admin_client.portal.call(admin_client.app, scope, receive, send)
     assert sent[0]["status"] == 202
+
+
+def test_a_stream_flag_that_is_no_boolean_is_a_422_on_the_openai_endpoint(
+    client: TestClient,
+) -> None:
+    chat = {"model": "default", "messages": [{"role": "user", "content": "What is Adam?"}]}
+    for flag in (1, "true", 0.0):
+        response = client.post("/v1/chat/completions", json={**chat, "stream": flag})
+        assert response.status_code == 422, flag
+        assert "stream" in ErrorBody.model_validate(response.json()).error.message

@@ -76,6 +76,7 @@ def test_an_answer_never_given_cannot_be_rated(client: TestClient, body: dict[st
     [
         {"helpful": True},
         {"answer_id": "abc", "helpful": "maybe"},
+        {"answer_id": "abc", "helpful": 1},  # a number is no verdict
         {"answer_id": "abc", "helpful": True, "comment": "x" * 501},
         {"answer_id": "x" * 65, "helpful": True},
         {"answer_id": "abc", "helpful": True, "learner": "me"},
