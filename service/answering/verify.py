@@ -700,7 +700,7 @@ class GroundingChecker:
                     view.closest(row, cites[0] - 1) if cites else None,
                 )
             )
-        return Verdict(" ".join(c.text for c in checked), checked)
+        return Verdict(" ".join(c.text for c in checked), _lead_ins_answered(checked))
 
     def _judge(
         self,
@@ -775,6 +775,21 @@ class GroundingChecker:
     def _phrases(view: _Evidence, text: str, scope: list[int]) -> float:
         """Share of the sentence's two-word phrases that the passages ``scope`` hold."""
         return phrase_overlap(strip_citations(text), "\n".join(view.passages[i] for i in scope))
+
+
+def _lead_ins_answered(checked: list[CheckedSentence]) -> list[CheckedSentence]:
+    """``checked`` with each sentence that only introduces the next ("The formula for the
+    Adam update is given by:", "2. **Load the adapter**:") supported when what it
+    introduces is and it names nothing the passages do not: it claims nothing of its own,
+    and was counted as an unsupported sentence, failing formula answers whose formula
+    the notes state."""
+    found = list(checked)
+    for n in range(len(found) - 2, -1, -1):
+        lead, after = found[n], found[n + 1]
+        introduces = strip_citations(lead.text).rstrip().endswith(":")
+        if introduces and after.supported and not lead.supported and not lead.unsupported_terms:
+            found[n] = replace(lead, supported=True)
+    return found
 
 
 # A passage other than the cited one takes the citation, for a sentence of at least

@@ -699,3 +699,21 @@ def test_a_figure_said_of_another_model_size_than_the_notes_is_not_supported() -
     )
     assert [s.supported for s in verdict.sentences] == [False, True, True, True]
     assert verdict.sentences[0].unsupported_terms == ("7B",)
+
+
+def test_a_sentence_that_introduces_a_supported_one_claims_nothing_of_its_own() -> None:
+    """The learner dev set's formula answers: "The rrf formula is given by:" was counted as
+    an unsupported sentence, and the answer, half supported, was not shown."""
+    passage = (
+        "Reciprocal rank fusion merges rankings: $\\mathrm{RRF}(d) = \\sum_r 1 / (k + "
+        "\\mathrm{rank}_r(d))$ with k = 60 as the usual constant."
+    )
+    answer = (
+        "The rrf formula is given by: $\\mathrm{RRF}(d) = \\sum_r 1 / (k + "
+        "\\mathrm{rank}_r(d))$ with k = 60 [1]. The Lion optimizer is given by: "
+        "Lion uses the sign of the update [1]."
+    )
+    verdict = GroundingChecker(FakeEmbedder(), 0.5).check(answer, [passage], None, VOCABULARY)
+    texts = [s.text for s in verdict.sentences]
+    assert texts[0].startswith("The rrf formula is given by:")
+    assert [s.supported for s in verdict.sentences] == [True, True, False, False]
