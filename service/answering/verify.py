@@ -214,9 +214,9 @@ def _ranges_apart(text: str, evidence: str, absent: Sequence[str]) -> list[str]:
     return [m.group(0) for m in ranges if not any(_ends(m) <= h for h in held)]
 
 
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 # A model's size in parameters ("7B", "70B", "1.5B", "135M"), and a figure with its unit
 # ("42 GB", "4-bit", "15%").
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 _MODEL_SIZE = re.compile(r"\b(\d+(?:\.\d+)?)\s?([BM])\b")
 _MEASURE = re.compile(r"\b(\d+(?:\.\d+)?)\s?-?\s?(%|[A-Za-z]{1,6})\b")
 
