@@ -425,15 +425,18 @@ class Answerer:
         return not misexpands_only(verdict.sentences, passages, self._checker.threshold)
 
     def _messages(self, run: _Run, units: list[Unit]) -> list[Message]:
-        """The prompt: the draft's passages, then the first passages by rank."""
+        """The prompt: the draft's passages, then the first passages by rank; the turns
+        before only when the question was searched with them (it follows up on them): a
+        new question asked after others is written as if asked alone."""
         hits = run.retrieval.hits
+        follows = run.retrieval.query != run.question.text
         chosen = list(dict.fromkeys(u.passage for u in units))
         chosen += [n for n in range(1, len(hits) + 1) if n not in chosen]
         chosen = chosen[: max(run.policy.prompt_passages, len(units))]
         return build_messages(
             run.question.text,
             [(n, hits[n - 1].chunk.source, hits[n - 1].chunk.text) for n in sorted(chosen)],
-            run.question.history,
+            run.question.history if follows else [],
             style=run.style,
             max_passage_chars=run.policy.max_passage_chars,
             guided=run.guided,

@@ -246,6 +246,20 @@ def test_follow_up_questions_retrieve_with_the_history(
     assert answer.citations[0].source.endswith("lora.md")
 
 
+def test_the_model_reads_the_turns_before_only_for_a_follow_up(
+    client: TestClient, fake_generator: FakeGenerator
+) -> None:
+    """A new question asked after others was written with them in the prompt, and the
+    small model answered it from the earlier turns ("How big should my chunks be for
+    RAG?" after questions on sampling: abstained; asked alone: the notes' sizes)."""
+    before = "What is LoRA rank r low-rank matrices?"
+    history = [{"role": "user", "content": before}, {"role": "assistant", "content": "A [1]."}]
+    _ask(client, "and what is it usually?", history=history)
+    assert any(m.content == before for m in fake_generator.prompts[-1])
+    _ask(client, "How does Adam bias correction work?", history=history)
+    assert not any(m.content == before for m in fake_generator.prompts[-1])
+
+
 def test_search_takes_the_conversation_as_ask_does(client: TestClient) -> None:
     before = "What is LoRA rank r low-rank matrices?"
     history = [{"role": "user", "content": before}, {"role": "assistant", "content": "A [1]."}]
