@@ -89,15 +89,23 @@ def measure(reader: IndexReader, pairs: Sequence[Pair], shares: Sequence[float])
     }
 
 
+def collection_reader() -> IndexReader:
+    """The configured collection's index, searched as the service searches it (its
+    embedder and fusion settings)."""
+    settings = Settings()
+    embedder = settings.embedder()
+    embedder.load()
+    return settings.reader(
+        DataRoot(settings.data_dir).collection(settings.collection).path, embedder
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shares", type=float, nargs="+", default=[0.05, 0.08, 0.1])
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "var/bench/follow-ups.json")
     args = parser.parse_args(argv)
-    settings = Settings()
-    embedder = settings.embedder()
-    embedder.load()
-    reader = IndexReader(DataRoot(settings.data_dir).collection(settings.collection).path, embedder)
+    reader = collection_reader()
     items = datasets.load(str(LEARNER_DEV)).items
     groups = {
         kind: [(i, _previous(i)) for i in items if i.kind == kind and i.key_points]

@@ -17,14 +17,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from eval import datasets
-from eval.bench.follow_ups import LEARNER_DEV
+from eval.bench.follow_ups import LEARNER_DEV, collection_reader
 from eval.provenance import git_commit
 from eval.qa_metrics import key_point_covered
 from eval.squad import PROJECT_ROOT
-from indexes import DataRoot, IndexReader
+from indexes import IndexReader
 from service.answering.retrieve import retrieval_query
 from service.generation.base import Message
-from service.settings import Settings
 
 DEPTHS = (1, 2, 3, 5)
 
@@ -44,10 +43,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "var/bench/passages.json")
     args = parser.parse_args(argv)
-    settings = Settings()
-    embedder = settings.embedder()
-    embedder.load()
-    reader = IndexReader(DataRoot(settings.data_dir).collection(settings.collection).path, embedder)
+    reader = collection_reader()
     items = [i for i in datasets.load(str(LEARNER_DEV)).items if i.key_points]
     rows = {item.id: covered(reader, item) for item in items}
     totals = {f"top{k}": sum(row[n] for row in rows.values()) for n, k in enumerate(DEPTHS)}

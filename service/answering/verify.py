@@ -391,9 +391,8 @@ def dropped_head(sentence: str, source: str) -> str | None:
     its noun ("forget-gate bias"), whose modifier the sentence makes the noun, the noun
     left out: "The forget gate is initialized to 1" from "… initialise the forget-gate bias
     to 1". The claim was the bias's, not the gate's. A head that only names a kind
-    ("fine-tuning methods", "low-rank approach") is no other thing and is not counted."""
-    if overlap(sentence, source) < _COPIED:
-        return None
+    ("fine-tuning methods", "low-rank approach") is no other thing and is not counted.
+    ``source`` is a sentence ``sentence`` copies (:data:`_COPIED`), as the checker reads."""
     words = _words_of(sentence)
     for match in _HYPHENATED.finditer(strip_citations(source)):
         first, second, head = (_spelled(w.lower()) for w in match.groups())
@@ -528,8 +527,8 @@ _SUBJECT_WORDS = 6
 _LIST_ITEM = re.compile(r"\s*(?:[-*+]|\d{1,2}[.)])\s")
 
 
-def _pronoun_readings(sentences: list[str], owner: np.ndarray) -> list[tuple[int, str, str]]:
-    """(passage, sentence, the sentence before) for each passage sentence whose subject is
+def _pronoun_readings(sentences: list[str], owner: np.ndarray) -> list[tuple[str, str]]:
+    """(sentence, the sentence before) for each passage sentence whose subject is
     "It" or "They" and that has a sentence before it in its passage; one that ends with a
     colon is read with the list items after it ("uses two gates:" and the two gates)."""
     readings = []
@@ -542,7 +541,7 @@ def _pronoun_readings(sentences: list[str], owner: np.ndarray) -> list[tuple[int
                 if owner[after] != owner[i] or not _LIST_ITEM.match(sentences[after]):
                     break
                 whole.append(sentences[after])
-        readings.append((int(owner[i]), " ".join(whole), sentences[i - 1]))
+        readings.append((" ".join(whole), sentences[i - 1]))
     return readings
 
 
@@ -663,6 +662,7 @@ class GroundingChecker:
             [strip_citations(t) for t, _ in cleaned] + flat
         )
         claims, evidence = embedded[: len(cleaned)], embedded[len(cleaned) :]
+        pronouns = _pronoun_readings(flat, owner)
         view = _Evidence(
             passages,
             flat,
@@ -670,7 +670,8 @@ class GroundingChecker:
             claims @ evidence.T,
             _pairs("\n".join(passages)),
             [content_words(s) for s in flat],
-            _pronoun_readings(flat, owner),
+            pronouns,
+            " ".join(_words_of("\n".join(passages))) if pronouns else "",
         )
         checked: list[CheckedSentence] = []
         for row, (text, cites) in enumerate(cleaned):
@@ -730,10 +731,8 @@ class GroundingChecker:
                     dropped_head(text, copied),
                 ]
             foreign += [t for t in found if t and t not in foreign]
-        # Or its words said of a name the sentence before names, not of what "It" stands
-        # for; in any passage too: "Adam applies weight decay directly to the weights",
-        # AdamW's claim, is not made Adam's by citing a passage that holds its words.
-        misread = view.misread_subject(text, list(range(len(view.passages))))
+        # Or its words said of a name the sentence before names, not of what "It" stands for.
+        misread = view.misread_subject(text)
         if misread and misread not in foreign:
             foreign.append(misread)
         supported = support >= self.threshold and not foreign
@@ -814,8 +813,12 @@ class _Evidence:
     similarity: np.ndarray  # answer sentences x passage sentences
     pairs: set[tuple[str, str]]  # the passages' word pairs (:func:`swapped_terms`)
     words: list[set[str]]  # the content words of each of ``sentences``
-    # (passage, sentence, the sentence before) of each sentence whose subject is a pronoun
-    pronouns: list[tuple[int, str, str]]
+    # (sentence, the sentence before) of each sentence whose subject is a pronoun
+    pronouns: list[tuple[str, str]]
+    # The words of all passages, as _words_of reads them, when ``pronouns`` has any
+    passage_words: str
+    # What misread_subject found for each answer sentence it was asked about
+    misread: dict[str, str | None] = field(default_factory=dict)
 
     def copied(self, row: int, text: str) -> list[str]:
         """The passage sentences answer sentence ``row`` may copy: the closest in meaning
@@ -828,20 +831,20 @@ class _Evidence:
         most = max(range(len(self.words)), key=lambda i: len(mine & self.words[i]))
         return [self.sentences[i] for i in dict.fromkeys((closest, most))]
 
-    def misread_subject(self, text: str, scope: list[int]) -> str | None:
-        """The name answer sentence ``text`` gives a passage sentence of ``scope`` whose
-        subject is a pronoun (:func:`misread_subject`, :func:`claimed_by_another`)."""
-        readings = [(sentence, before) for p, sentence, before in self.pronouns if p in scope]
-        if not readings:
-            return None
-        passages = " ".join(_words_of("\n".join(self.passages[i] for i in scope)))
-        for sentence, before in readings:
-            name = misread_subject(text, sentence, before) or claimed_by_another(
-                text, sentence, before, passages
+    def misread_subject(self, text: str) -> str | None:
+        """The name answer sentence ``text`` gives a passage sentence whose subject is a
+        pronoun (:func:`misread_subject`, :func:`claimed_by_another`), in any passage:
+        "Adam applies weight decay directly to the weights", AdamW's claim, is not made
+        Adam's by citing a passage that merely holds its words. Read once per sentence,
+        however many passages it is judged against."""
+        if text not in self.misread:
+            found = (
+                misread_subject(text, sentence, before)
+                or claimed_by_another(text, sentence, before, self.passage_words)
+                for sentence, before in self.pronouns
             )
-            if name:
-                return name
-        return None
+            self.misread[text] = next((name for name in found if name), None)
+        return self.misread[text]
 
     def closest(self, row: int, passage: int) -> str:
         """The sentence of ``passage`` closest to answer sentence ``row``."""
